@@ -1,0 +1,694 @@
+//! One typed option table: defaults → TOML file → `ATALAYA_*` env → CLI flags.
+//!
+//! Every option lives in the structs below with its default; secrets are
+//! [`Secret`]s (masked when printed); `KEY_file = "/path"` reads a secret from
+//! a file. An invalid value is reported with its key, its value and what is
+//! allowed ([`ConfigError`]).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {err}")]
+    Read { path: PathBuf, err: std::io::Error },
+    #[error("config file {path}: {msg}")]
+    Syntax { path: PathBuf, msg: String },
+    #[error("invalid {key} = {value}: {allowed}")]
+    Invalid { key: String, value: String, allowed: String },
+}
+
+fn invalid(key: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.to_string(), allowed: allowed.into() }
+}
+
+/// A secret value: never printed, never logged.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+/// A duration written as `250ms`, `30s`, `5m`, `2h` or `7d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+pub const DURATION_HELP: &str = "a duration such as \"250ms\", \"30s\", \"5m\", \"2h\" or \"7d\"";
+
+impl Dur {
+    pub fn parse(s: &str) -> Option<Dur> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit())?;
+        let (num, unit) = s.split_at(split);
+        let n: u64 = num.parse().ok()?;
+        let ms = match unit.trim() {
+            "ms" => n,
+            "s" | "sec" | "secs" | "seconds" => n.checked_mul(1000)?,
+            "m" | "min" | "mins" | "minutes" => n.checked_mul(60_000)?,
+            "h" | "hours" => n.checked_mul(3_600_000)?,
+            "d" | "days" => n.checked_mul(86_400_000)?,
+            _ => return None,
+        };
+        Some(Dur(Duration::from_millis(ms)))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        match ms {
+            0 => write!(f, "0s"),
+            _ if ms % 86_400_000 == 0 => write!(f, "{}d", ms / 86_400_000),
+            _ if ms % 3_600_000 == 0 => write!(f, "{}h", ms / 3_600_000),
+            _ if ms % 60_000 == 0 => write!(f, "{}m", ms / 60_000),
+            _ if ms % 1000 == 0 => write!(f, "{}s", ms / 1000),
+            _ => write!(f, "{ms}ms"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dur, D::Error> {
+        let s = String::deserialize(d)?;
+        Dur::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("expected {DURATION_HELP}")))
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub business: BusinessConfig,
+    pub ingest: IngestConfig,
+    pub outbox: OutboxConfig,
+    pub log: LogConfig,
+    pub channel: ChannelsConfig,
+    /// Accepted for forward compatibility; used by the scheduler (issue #8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hours: Option<toml::Table>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoreply: Option<toml::Table>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub followup: Option<toml::Table>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            business: BusinessConfig::default(),
+            ingest: IngestConfig::default(),
+            outbox: OutboxConfig::default(),
+            log: LogConfig::default(),
+            channel: ChannelsConfig::default(),
+            hours: None,
+            autoreply: None,
+            followup: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data: PathBuf,
+    /// The address people use to reach this server (links in emails, widget).
+    pub public_url: Option<String>,
+    pub tls: Option<TlsConfig>,
+    /// Proxies whose `X-Forwarded-For` is believed (for rate limits). Empty:
+    /// only the TCP peer address counts.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("./atalaya-data"),
+            public_url: None,
+            tls: None,
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 2 << 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; reloaded on SIGHUP.
+    pub cert: PathBuf,
+    /// PEM private key; reloaded on SIGHUP.
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// redb page cache in MiB.
+    pub cache_mb: usize,
+    /// Most commands folded into one commit.
+    pub max_batch: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { cache_mb: 64, max_batch: 4096 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessConfig {
+    pub name: String,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        BusinessConfig { name: "Atalaya".into() }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// A message on a resolved conversation reopens it within this quiet
+    /// period; after it, a new conversation starts.
+    pub reopen_window: Dur,
+    /// Longest text kept from one inbound message (bytes); the rest is cut.
+    pub max_text_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            reopen_window: Dur(Duration::from_secs(7 * 86_400)),
+            max_text_bytes: 64 << 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts before a reply is marked failed.
+    pub max_attempts: u32,
+    pub min_backoff: Dur,
+    pub max_backoff: Dur,
+    /// Time limit of one delivery attempt.
+    pub timeout: Dur,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 12,
+            min_backoff: Dur(Duration::from_secs(2)),
+            max_backoff: Dur(Duration::from_secs(3600)),
+            timeout: Dur(Duration::from_secs(15)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug`, `trace` or a tracing filter.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    pub api: Vec<ApiChannel>,
+    pub webchat: Vec<WebchatChannel>,
+    /// Kinds whose connectors come in later versions: accepted and reported.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub email: Vec<toml::Table>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub telegram: Vec<toml::Table>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mastodon: Vec<toml::Table>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub x: Vec<toml::Table>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facebook: Vec<toml::Table>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub whatsapp: Vec<toml::Table>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiChannel {
+    pub name: String,
+    /// Bearer token accepted by `/api/v1/inbound` for this channel.
+    pub token: Option<Secret>,
+    /// Where replies are POSTed (JSON, HMAC-SHA256 signed).
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Secret>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebchatChannel {
+    pub name: String,
+    /// Origins (`https://shop.example`) whose pages may embed the widget.
+    /// The server's own origin is always allowed.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// New widget sessions per client address per minute.
+    #[serde(default = "default_widget_rate")]
+    pub sessions_per_minute: u32,
+    /// Messages per widget session per minute.
+    #[serde(default = "default_widget_msg_rate")]
+    pub messages_per_minute: u32,
+}
+
+fn default_widget_rate() -> u32 {
+    10
+}
+
+fn default_widget_msg_rate() -> u32 {
+    30
+}
+
+/// Names of keys that hold secrets (and may be given as `KEY_file`).
+pub const SECRET_KEYS: &[&str] = &[
+    "password",
+    "token",
+    "access_token",
+    "bearer_token",
+    "page_access_token",
+    "app_secret",
+    "verify_token",
+    "webhook_secret",
+];
+
+/// Flags given on the command line (highest precedence).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data: Option<PathBuf>,
+}
+
+impl Config {
+    /// Load with every layer: defaults, `file`, the environment, `overrides`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|err| ConfigError::Read { path: path.into(), err })?;
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+                    path: path.into(),
+                    msg: e.to_string().trim().replace('\n', " "),
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (k, v) in env {
+            apply_env(&mut tree, &k, &v);
+        }
+        if let Some(l) = &overrides.listen {
+            set_path(&mut tree, &["server", "listen"], toml::Value::String(l.clone()));
+        }
+        if let Some(d) = &overrides.data {
+            let d = d.to_string_lossy().into_owned();
+            set_path(&mut tree, &["server", "data"], toml::Value::String(d));
+        }
+        read_secret_files(&mut tree, "")?;
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(tree.clone()))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let value = lookup(&tree, &key).map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into());
+                invalid(key, value, e.inner().to_string())
+            })?;
+        cfg.validate()
+    }
+
+    fn validate(mut self) -> Result<Config, ConfigError> {
+        if self.store.cache_mb == 0 || self.store.cache_mb > 65_536 {
+            return Err(invalid("store.cache_mb", self.store.cache_mb, "a size in MiB from 1 to 65536"));
+        }
+        if self.store.max_batch == 0 || self.store.max_batch > 100_000 {
+            return Err(invalid("store.max_batch", self.store.max_batch, "from 1 to 100000"));
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return Err(invalid("log.format", &self.log.format, "\"text\" or \"json\""));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid("log.level", &self.log.level, "error, warn, info, debug, trace or a tracing filter"));
+        }
+        if self.outbox.max_attempts == 0 {
+            return Err(invalid("outbox.max_attempts", 0, "at least 1"));
+        }
+        if self.outbox.min_backoff.0 > self.outbox.max_backoff.0 {
+            return Err(invalid("outbox.min_backoff", self.outbox.min_backoff, "at most outbox.max_backoff"));
+        }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid("server.public_url", url, "an http:// or https:// URL"));
+            }
+        }
+        if let Some(tls) = &self.server.tls {
+            for (key, p) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+                if !p.is_file() {
+                    return Err(invalid(key, p.display(), "a readable PEM file"));
+                }
+            }
+        }
+        if !self.channel.api.iter().any(|c| c.name == "api") {
+            self.channel.api.insert(
+                0,
+                ApiChannel { name: "api".into(), token: None, webhook_url: None, webhook_secret: None },
+            );
+        }
+        if self.channel.webchat.is_empty() {
+            self.channel.webchat.push(WebchatChannel {
+                name: "webchat".into(),
+                allowed_origins: Vec::new(),
+                sessions_per_minute: default_widget_rate(),
+                messages_per_minute: default_widget_msg_rate(),
+            });
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let all_names = self
+            .channel
+            .api
+            .iter()
+            .map(|c| ("api", c.name.clone()))
+            .chain(self.channel.webchat.iter().map(|c| ("webchat", c.name.clone())))
+            .chain(self.pending_channels().into_iter().map(|(k, n)| (k, n)));
+        for (kind, name) in all_names {
+            let key = format!("channel.{kind}.name");
+            let ok = !name.is_empty()
+                && name.len() <= 40
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(invalid(key, format!("{name:?}"), "1-40 letters, digits, '-' or '_'"));
+            }
+            if !names.insert(name.clone()) {
+                return Err(invalid(key, format!("{name:?}"), "a name not used by another channel"));
+            }
+        }
+        for c in &self.channel.api {
+            if let Some(url) = &c.webhook_url {
+                if reqwest::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+                    return Err(invalid("channel.api.webhook_url", url, "an http:// or https:// URL"));
+                }
+            }
+        }
+        for c in &self.channel.webchat {
+            for o in &c.allowed_origins {
+                if normalize_origin(o).is_none() {
+                    return Err(invalid(
+                        "channel.webchat.allowed_origins",
+                        format!("{o:?}"),
+                        "origins like \"https://shop.example\" (scheme, host, optional port; no path)",
+                    ));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Configured channels of kinds this version cannot connect yet.
+    pub fn pending_channels(&self) -> Vec<(&'static str, String)> {
+        let c = &self.channel;
+        let kinds: [(&str, &Vec<toml::Table>); 6] = [
+            ("email", &c.email),
+            ("telegram", &c.telegram),
+            ("mastodon", &c.mastodon),
+            ("x", &c.x),
+            ("facebook", &c.facebook),
+            ("whatsapp", &c.whatsapp),
+        ];
+        kinds
+            .into_iter()
+            .flat_map(|(k, list)| {
+                list.iter().map(move |t| {
+                    (k, t.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string())
+                })
+            })
+            .collect()
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut value = toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::Table::new()));
+        mask_raw_secrets(&mut value);
+        toml::to_string_pretty(&value).unwrap_or_default()
+    }
+
+    pub fn api_channel(&self, name: &str) -> Option<&ApiChannel> {
+        self.channel.api.iter().find(|c| c.name == name)
+    }
+
+    pub fn webchat_channel(&self, name: &str) -> Option<&WebchatChannel> {
+        self.channel.webchat.iter().find(|c| c.name == name)
+    }
+}
+
+/// `scheme://host[:port]` in lowercase, or None if `o` is not an origin.
+pub fn normalize_origin(o: &str) -> Option<String> {
+    let url = reqwest::Url::parse(o).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" {
+        return None;
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
+}
+
+fn mask_raw_secrets(v: &mut toml::Value) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                if SECRET_KEYS.contains(&k.as_str()) && v.is_str() {
+                    *v = toml::Value::String("********".into());
+                } else {
+                    mask_raw_secrets(v);
+                }
+            }
+        }
+        toml::Value::Array(a) => a.iter_mut().for_each(mask_raw_secrets),
+        _ => {}
+    }
+}
+
+/// `ATALAYA_LISTEN`, `ATALAYA_DATA`, and `ATALAYA_SECTION__KEY` for any key.
+fn apply_env(tree: &mut toml::Table, key: &str, value: &str) {
+    let path: Vec<String> = match key {
+        "ATALAYA_LISTEN" => vec!["server".into(), "listen".into()],
+        "ATALAYA_DATA" => vec!["server".into(), "data".into()],
+        _ => match key.strip_prefix("ATALAYA_") {
+            Some(rest) if rest.contains("__") => {
+                rest.split("__").map(|p| p.to_ascii_lowercase()).collect()
+            }
+            _ => return,
+        },
+    };
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_str() || value.starts_with('"'))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+    set_path(tree, &refs, parsed);
+}
+
+fn set_path(tree: &mut toml::Table, path: &[&str], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut t = tree;
+    for p in parents {
+        let entry = t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let Some(next) = entry.as_table_mut() else { return };
+        t = next;
+    }
+    t.insert(last.to_string(), value);
+}
+
+fn lookup<'a>(tree: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
+    let mut cur: Option<&toml::Value> = None;
+    let mut table = Some(tree);
+    for part in path.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let v = table?.get(name)?;
+        cur = match index {
+            Some(i) => v.as_array()?.get(i),
+            None => Some(v),
+        };
+        table = cur.and_then(|v| v.as_table());
+    }
+    cur
+}
+
+fn read_secret_files(t: &mut toml::Table, at: &str) -> Result<(), ConfigError> {
+    let file_keys: Vec<String> = t
+        .keys()
+        .filter(|k| k.strip_suffix("_file").is_some_and(|b| SECRET_KEYS.contains(&b)))
+        .cloned()
+        .collect();
+    for fk in file_keys {
+        let base = fk.trim_end_matches("_file").to_string();
+        let key = if at.is_empty() { fk.clone() } else { format!("{at}.{fk}") };
+        let Some(path) = t.get(&fk).and_then(|v| v.as_str()).map(PathBuf::from) else {
+            return Err(invalid(key, "(not a string)", "a path to a file holding the secret"));
+        };
+        let secret = std::fs::read_to_string(&path)
+            .map_err(|e| invalid(&key, path.display(), format!("a readable file ({e})")))?;
+        t.remove(&fk);
+        t.insert(base, toml::Value::String(secret.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    let keys: Vec<String> = t.keys().cloned().collect();
+    for k in keys {
+        let sub = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+        match t.get_mut(&k) {
+            Some(toml::Value::Table(inner)) => read_secret_files(inner, &sub)?,
+            Some(toml::Value::Array(items)) => {
+                for item in items.iter_mut() {
+                    if let toml::Value::Table(inner) = item {
+                        read_secret_files(inner, &sub)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)], o: &Overrides) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load(Some(&p), env, o)
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let text = "[server]\nlisten = \"127.0.0.1:9000\"\ndata = \"/tmp/a\"\n[business]\nname = \"Tienda\"\n";
+        let c = load(text, &[], &Overrides::default()).unwrap();
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.business.name, "Tienda");
+        let c = load(text, &[("ATALAYA_LISTEN", "127.0.0.1:9001"), ("ATALAYA_BUSINESS__NAME", "Shop")], &Overrides::default()).unwrap();
+        assert_eq!(c.server.listen.port(), 9001);
+        assert_eq!(c.business.name, "Shop");
+        let o = Overrides { listen: Some("127.0.0.1:9002".into()), data: Some("/tmp/b".into()) };
+        let c = load(text, &[("ATALAYA_LISTEN", "127.0.0.1:9001")], &o).unwrap();
+        assert_eq!(c.server.listen.port(), 9002);
+        assert_eq!(c.server.data, PathBuf::from("/tmp/b"));
+        assert_eq!(c.ingest.reopen_window.0, Duration::from_secs(7 * 86400));
+        assert_eq!(c.channel.api[0].name, "api");
+        assert_eq!(c.channel.webchat[0].name, "webchat");
+    }
+
+    #[test]
+    fn errors_name_key_value_and_allowed() {
+        let e = load("[server]\nlisten = \"nope\"\n", &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("server.listen") && e.contains("nope"), "{e}");
+        let e = load("[ingest]\nreopen_window = \"soon\"\n", &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("ingest.reopen_window") && e.contains("soon") && e.contains("30s"), "{e}");
+        let e = load("[log]\nformat = \"xml\"\n", &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("log.format") && e.contains("xml") && e.contains("json"), "{e}");
+        let e = load("[server]\nlisten_typo = 1\n", &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("listen_typo"), "{e}");
+        let e = load("[[channel.webchat]]\nname = \"w\"\nallowed_origins = [\"https://a.example/path\"]\n", &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("allowed_origins") && e.contains("/path"), "{e}");
+        let e = load("[[channel.api]]\nname = \"a b\"\n", &[], &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("channel.api.name"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_masked_and_read_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tok");
+        std::fs::write(&f, "s3cret-token\n").unwrap();
+        let text = format!(
+            "[[channel.api]]\nname = \"shop\"\ntoken_file = \"{}\"\nwebhook_secret = \"hush\"\n[[channel.email]]\nname = \"support\"\n[channel.email.imap]\npassword = \"imap-pass\"\n",
+            f.display()
+        );
+        let c = load(&text, &[], &Overrides::default()).unwrap();
+        let shop = c.api_channel("shop").unwrap();
+        assert_eq!(shop.token.as_ref().unwrap().expose(), "s3cret-token");
+        let dump = c.to_masked_toml();
+        assert!(!dump.contains("s3cret") && !dump.contains("hush") && !dump.contains("imap-pass"), "{dump}");
+        assert!(dump.contains("********"));
+        assert_eq!(c.pending_channels(), vec![("email", "support".to_string())]);
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(Dur::parse("250ms").unwrap().0, Duration::from_millis(250));
+        assert_eq!(Dur::parse("2h").unwrap().0, Duration::from_secs(7200));
+        assert_eq!(Dur::parse("3 days").unwrap().0, Duration::from_secs(3 * 86400));
+        assert!(Dur::parse("x").is_none() && Dur::parse("10 parsecs").is_none());
+        assert_eq!(Dur::parse("90s").unwrap().to_string(), "90s");
+    }
+
+    #[test]
+    fn origins_normalize() {
+        assert_eq!(normalize_origin("https://Shop.Example").unwrap(), "https://shop.example");
+        assert_eq!(normalize_origin("http://127.0.0.1:5000").unwrap(), "http://127.0.0.1:5000");
+        assert!(normalize_origin("https://a.example/x").is_none());
+        assert!(normalize_origin("ftp://a.example").is_none());
+    }
+}

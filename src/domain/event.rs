@@ -1,0 +1,107 @@
+use super::{
+    ContactId, ConversationId, Delivery, MessageId, OutboxId, Priority, Status, Ts, UserId,
+};
+use serde::{Deserialize, Serialize};
+
+/// Who caused an event: the audit trail's "who".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Actor {
+    User(UserId),
+    /// A channel connector (its configured name).
+    Channel(String),
+    System,
+}
+
+impl Actor {
+    pub fn describe(&self) -> String {
+        match self {
+            Actor::User(u) => format!("user:{u}"),
+            Actor::Channel(c) => format!("channel:{c}"),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
+/// Everything that changes state appends one of these in the same
+/// transaction (DESIGN invariant 2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EventKind {
+    ContactCreated {
+        contact: ContactId,
+    },
+    ConversationCreated {
+        conversation: ConversationId,
+        contact: ContactId,
+        channel: String,
+    },
+    ConversationReopened {
+        conversation: ConversationId,
+    },
+    MessageReceived {
+        conversation: ConversationId,
+        message: MessageId,
+    },
+    ReplyQueued {
+        conversation: ConversationId,
+        message: MessageId,
+        outbox: Option<OutboxId>,
+    },
+    NoteAdded {
+        conversation: ConversationId,
+        message: MessageId,
+    },
+    DeliveryChanged {
+        conversation: ConversationId,
+        message: MessageId,
+        delivery: Delivery,
+        detail: Option<String>,
+    },
+    StatusChanged {
+        conversation: ConversationId,
+        from: Status,
+        to: Status,
+    },
+    PriorityChanged {
+        conversation: ConversationId,
+        priority: Priority,
+        score: u8,
+    },
+    UserCreated {
+        user: UserId,
+    },
+    PasswordChanged {
+        user: UserId,
+    },
+    LoggedIn {
+        user: UserId,
+    },
+    StoreMigrated {
+        from: u32,
+        to: u32,
+    },
+}
+
+impl EventKind {
+    /// The conversation the event concerns, if any (for live views).
+    pub fn conversation(&self) -> Option<ConversationId> {
+        match self {
+            EventKind::ConversationCreated { conversation, .. }
+            | EventKind::ConversationReopened { conversation }
+            | EventKind::MessageReceived { conversation, .. }
+            | EventKind::ReplyQueued { conversation, .. }
+            | EventKind::NoteAdded { conversation, .. }
+            | EventKind::DeliveryChanged { conversation, .. }
+            | EventKind::StatusChanged { conversation, .. }
+            | EventKind::PriorityChanged { conversation, .. } => Some(*conversation),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: Ts,
+    pub actor: Actor,
+    pub kind: EventKind,
+}

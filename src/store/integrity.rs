@@ -1,0 +1,89 @@
+//! Cross-table consistency checks: run after crash tests and by operators.
+
+use super::StoreError;
+use super::order;
+use super::tx::Reader;
+use crate::domain::*;
+use redb::{ReadableTable, ReadableTableMetadata};
+use std::collections::HashMap;
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct IntegrityReport {
+    pub conversations: u64,
+    pub messages: u64,
+    pub events: u64,
+    pub problems: Vec<String>,
+}
+
+impl IntegrityReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
+    let mut rep = IntegrityReport::default();
+    let mut per_conv: HashMap<u64, u32> = HashMap::new();
+    for row in r.messages.iter()? {
+        let (k, v) = row?;
+        let m: Message = super::codec::decode(v.value())?;
+        rep.messages += 1;
+        if m.id.0 != k.value() {
+            rep.problems.push(format!("message {} stored under key {}", m.id, k.value()));
+        }
+        if r.conversation_messages.get((m.conversation.0, m.id.0))?.is_none() {
+            rep.problems.push(format!("message {} missing from its conversation's list", m.id));
+        }
+        if let Some(ext) = &m.external_id {
+            if m.direction == Direction::In && r.dedupe(&m.channel, ext)? != Some(m.id) {
+                rep.problems.push(format!("message {} has no dedupe entry", m.id));
+            }
+        }
+        *per_conv.entry(m.conversation.0).or_default() += 1;
+    }
+    for row in r.conversations.iter()? {
+        let (_, v) = row?;
+        let c: Conversation = super::codec::decode(v.value())?;
+        rep.conversations += 1;
+        let n = per_conv.remove(&c.id.0).unwrap_or(0);
+        if n != c.message_count {
+            rep.problems.push(format!(
+                "conversation {} counts {} messages but has {n}",
+                c.id, c.message_count
+            ));
+        }
+        if r.contact(c.contact)?.is_none() {
+            rep.problems.push(format!("conversation {} has no contact {}", c.id, c.contact));
+        }
+        if r.identity(c.identity)?.is_none() {
+            rep.problems.push(format!("conversation {} has no identity {}", c.id, c.identity));
+        }
+        for key in order::order_keys(&c) {
+            if r.conv_order.get(key.as_slice())?.is_none() {
+                rep.problems.push(format!("conversation {} is missing a sort key", c.id));
+                break;
+            }
+        }
+    }
+    for (conv, n) in per_conv {
+        rep.problems.push(format!("{n} messages belong to missing conversation {conv}"));
+    }
+    if r.conv_order.len()? != rep.conversations * 6 {
+        rep.problems.push(format!(
+            "{} sort keys for {} conversations",
+            r.conv_order.len()?,
+            rep.conversations
+        ));
+    }
+    let mut expected = 1;
+    for row in r.events.iter()? {
+        let (k, _) = row?;
+        if k.value() != expected {
+            rep.problems.push(format!("event sequence jumps from {} to {}", expected - 1, k.value()));
+            expected = k.value();
+        }
+        expected += 1;
+        rep.events += 1;
+    }
+    Ok(rep)
+}

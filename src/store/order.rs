@@ -1,0 +1,78 @@
+//! Sort keys for listing conversations with keyset pagination.
+//!
+//! Each conversation has one key per (sort, status slot): its own status and
+//! the "all" slot, so every list is a range scan that stays fast with 100,000
+//! open conversations.
+
+use crate::domain::{Conversation, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// Highest score first, then longest waiting.
+    Priority,
+    Newest,
+    Oldest,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "priority" => Some(Sort::Priority),
+            "newest" => Some(Sort::Newest),
+            "oldest" => Some(Sort::Oldest),
+            _ => None,
+        }
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            Sort::Priority => b'p',
+            Sort::Newest => b'n',
+            Sort::Oldest => b'o',
+        }
+    }
+}
+
+/// The status slot that holds every conversation.
+const ALL_SLOT: u8 = 9;
+
+fn ord_ts(ms: i64) -> u64 {
+    (ms as u64) ^ (1 << 63)
+}
+
+pub fn prefix(sort: Sort, status: Option<Status>) -> [u8; 2] {
+    [sort.tag(), status.map(Status::code).unwrap_or(ALL_SLOT)]
+}
+
+fn key(sort: Sort, slot: u8, c: &Conversation) -> Vec<u8> {
+    let mut k = Vec::with_capacity(27);
+    k.push(sort.tag());
+    k.push(slot);
+    match sort {
+        Sort::Priority => {
+            k.push(255 - c.score);
+            let waiting = c.waiting_since.map(|t| ord_ts(t.0)).unwrap_or(u64::MAX);
+            k.extend_from_slice(&waiting.to_be_bytes());
+        }
+        Sort::Newest => k.extend_from_slice(&(u64::MAX - ord_ts(c.last_message_at.0)).to_be_bytes()),
+        Sort::Oldest => k.extend_from_slice(&ord_ts(c.last_message_at.0).to_be_bytes()),
+    }
+    k.extend_from_slice(&c.id.0.to_be_bytes());
+    k
+}
+
+/// Every sort key of a conversation in its current state.
+pub fn order_keys(c: &Conversation) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(6);
+    for sort in [Sort::Priority, Sort::Newest, Sort::Oldest] {
+        out.push(key(sort, c.status.code(), c));
+        out.push(key(sort, ALL_SLOT, c));
+    }
+    out
+}
+
+/// The conversation id at the end of a sort key.
+pub fn id_of(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}

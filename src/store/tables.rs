@@ -1,0 +1,51 @@
+//! Table definitions and key layouts. Values are `codec`-encoded bytes.
+
+use redb::TableDefinition;
+
+pub type Bytes = &'static [u8];
+
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub const CONTACTS: TableDefinition<u64, Bytes> = TableDefinition::new("contacts");
+pub const IDENTITIES: TableDefinition<u64, Bytes> = TableDefinition::new("identities");
+/// `kind \x1f normalized handle` -> identity id.
+pub const IDENTITY_KEYS: TableDefinition<&str, u64> = TableDefinition::new("identity_keys");
+/// normalized email -> contact id (links a person across channels).
+pub const CONTACT_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("contact_emails");
+/// (contact, identity) pairs.
+pub const CONTACT_IDENTITIES: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("contact_identities");
+pub const CONVERSATIONS: TableDefinition<u64, Bytes> = TableDefinition::new("conversations");
+/// `channel \x1f thread key` -> the newest conversation of that thread.
+pub const THREADS: TableDefinition<&str, u64> = TableDefinition::new("threads");
+/// (contact, conversation) pairs: a contact's history on every channel.
+pub const CONTACT_CONVERSATIONS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("contact_conversations");
+pub const MESSAGES: TableDefinition<u64, Bytes> = TableDefinition::new("messages");
+/// (conversation, message) pairs, in message order.
+pub const CONVERSATION_MESSAGES: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("conversation_messages");
+/// `channel \x1f external id` -> message id: inbound deduplication.
+pub const DEDUPE: TableDefinition<&str, u64> = TableDefinition::new("dedupe");
+/// sequence -> event. The audit trail and the feed of every follower.
+pub const EVENTS: TableDefinition<u64, Bytes> = TableDefinition::new("events");
+pub const OUTBOX: TableDefinition<u64, Bytes> = TableDefinition::new("outbox");
+/// Outbox rows not yet finished (pending, in flight, parked).
+pub const OUTBOX_OPEN: TableDefinition<u64, ()> = TableDefinition::new("outbox_open");
+pub const USERS: TableDefinition<u64, Bytes> = TableDefinition::new("users");
+pub const USER_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("user_emails");
+pub const TEAMS: TableDefinition<u64, Bytes> = TableDefinition::new("teams");
+/// SHA-256 hex of a bearer/session/widget token -> token record.
+pub const TOKENS: TableDefinition<&str, Bytes> = TableDefinition::new("tokens");
+/// Sort keys of conversations (schema v2): see `order_keys`.
+pub const CONV_ORDER: TableDefinition<&[u8], ()> = TableDefinition::new("conv_order");
+
+pub const SCHEMA_VERSION_KEY: &str = "schema_version";
+
+/// Join parts of a string key with the unit separator.
+pub fn skey(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + b.len() + 1);
+    s.push_str(a);
+    s.push('\u{1f}');
+    s.push_str(b);
+    s
+}
