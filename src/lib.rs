@@ -4,8 +4,15 @@
 //! (redb state + event log) → followers; agents → [`web`] → [`app`] →
 //! [`store`] (reply + outbox row) → [`workers`] sender → channels.
 
+pub mod app;
+pub mod bench;
+pub mod channels;
+pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod domain;
 pub mod ingest;
 pub mod metrics;
 pub mod store;
+pub mod web;
+pub mod workers;

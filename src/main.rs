@@ -1,1 +1,4 @@
-fn main() {}
+//! Wiring only: see `atalaya::cli`.
+fn main() -> std::process::ExitCode {
+    atalaya::cli::main()
+}

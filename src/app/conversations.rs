@@ -1,0 +1,263 @@
+//! Listing, reading, replying to and changing conversations.
+
+use super::perm::{Perm, can_see};
+use super::{App, AppError, Caller};
+use crate::domain::*;
+use crate::store::Sort;
+
+/// Longest reply an agent may send.
+pub const MAX_REPLY_BYTES: usize = 64 << 10;
+
+pub struct ListQuery {
+    /// None: every status.
+    pub status: Option<Status>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub cursor: Option<Vec<u8>>,
+}
+
+/// A conversation with what a list row shows.
+#[derive(Clone, Debug)]
+pub struct ConversationView {
+    pub conv: Conversation,
+    pub contact: Option<Contact>,
+    pub identity: Option<Identity>,
+    pub assignee: Option<User>,
+    pub team: Option<Team>,
+}
+
+pub struct ListPage {
+    pub items: Vec<ConversationView>,
+    pub next_cursor: Option<String>,
+}
+
+pub struct Detail {
+    pub view: ConversationView,
+    pub messages: Vec<Message>,
+}
+
+/// What a reply produced.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplyOutcome {
+    pub message: MessageId,
+    pub delivery: Option<Delivery>,
+}
+
+fn load_view(r: &crate::store::Reader, conv: Conversation) -> Result<ConversationView, crate::store::StoreError> {
+    Ok(ConversationView {
+        contact: r.contact(conv.contact)?,
+        identity: r.identity(conv.identity)?,
+        assignee: match conv.assignee {
+            Some(u) => r.user(u)?,
+            None => None,
+        },
+        team: match conv.team {
+            Some(t) => r.team(t)?,
+            None => None,
+        },
+        conv,
+    })
+}
+
+impl App {
+    pub async fn list_conversations(&self, caller: &Caller, q: ListQuery) -> Result<ListPage, AppError> {
+        caller.check(Perm::ViewConversation, None)?;
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let limit = q.limit.clamp(1, 200);
+        self.store
+            .read(move |r| {
+                let page = r.list_conversations(q.sort, q.status, q.cursor.as_deref(), limit, |c| {
+                    can_see(&user, c)
+                })?;
+                let mut items = Vec::with_capacity(page.items.len());
+                for c in page.items {
+                    items.push(load_view(r, c)?);
+                }
+                Ok(ListPage { items, next_cursor: page.next_cursor })
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<Detail, AppError> {
+        let found = self
+            .store
+            .read(move |r| match r.conversation(id)? {
+                Some(c) => Ok(Some((load_view(r, c)?, r.conversation_messages(id)?))),
+                None => Ok(None),
+            })
+            .await?;
+        let Some((view, messages)) = found else {
+            return Err(AppError::NotFound(format!("no conversation {id}")));
+        };
+        caller.check(Perm::ViewConversation, Some(&view.conv))?;
+        Ok(Detail { view, messages })
+    }
+
+    /// The kind of network behind a configured channel name.
+    pub fn channel_kind(&self, name: &str) -> Option<ChannelKind> {
+        if self.config.api_channel(name).is_some() {
+            Some(ChannelKind::Api)
+        } else if self.config.webchat_channel(name).is_some() {
+            Some(ChannelKind::Webchat)
+        } else {
+            None
+        }
+    }
+
+    /// An agent's public reply, private reply or internal note. A reply is
+    /// committed together with its outbox row.
+    pub async fn reply(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        text: &str,
+        private: bool,
+        note: bool,
+    ) -> Result<ReplyOutcome, AppError> {
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return Err(AppError::Invalid("text must not be empty".into()));
+        }
+        if text.len() > MAX_REPLY_BYTES {
+            return Err(AppError::Invalid(format!("text is longer than {MAX_REPLY_BYTES} bytes")));
+        }
+        caller.check(Perm::ReplyConversation, None)?;
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let current = self.store.read(move |r| r.conversation(id)).await?;
+        let conv = current.ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
+        caller.check(Perm::ReplyConversation, Some(&conv))?;
+        let kind = self.channel_kind(&conv.channel);
+        if !note {
+            match kind {
+                None => {
+                    return Err(AppError::Conflict(format!(
+                        "channel {} cannot send replies in this version",
+                        conv.channel
+                    )));
+                }
+                Some(k) if private && !k.has_private() => {
+                    return Err(AppError::Invalid(format!(
+                        "channel {} has no private replies; send a public reply",
+                        conv.channel
+                    )));
+                }
+                _ => {}
+            }
+        }
+        let has_webhook = self.config.api_channel(&conv.channel).is_some_and(|c| c.webhook_url.is_some());
+        let outcome = self
+            .store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                let now = tx.now();
+                let direction = if note { Direction::Note } else { Direction::Out };
+                let delivery = match (note, kind) {
+                    (true, _) => None,
+                    (false, Some(ChannelKind::Webchat)) => Some(Delivery::Sent),
+                    (false, _) => Some(Delivery::Queued),
+                };
+                let message = Message {
+                    id: MessageId(tx.next_id()),
+                    conversation: id,
+                    direction,
+                    channel: old.channel.clone(),
+                    external_id: None,
+                    text,
+                    html: None,
+                    attachments: vec![],
+                    public: !private && !note,
+                    author: Author::User(user.id),
+                    author_name: user.name.clone(),
+                    sent_at: now,
+                    received_at: now,
+                    delivery,
+                    delivery_detail: None,
+                };
+                let mut conv = old.clone();
+                conv.message_count += 1;
+                conv.updated_at = now;
+                if !note {
+                    conv.first_response_at.get_or_insert(now);
+                    conv.waiting_since = None;
+                    conv.last_message_at = now;
+                }
+                tx.put_message(&message)?;
+                tx.put_conversation(Some(&old), &conv)?;
+                let actor = Actor::User(user.id);
+                if note {
+                    tx.append_event(actor, EventKind::NoteAdded { conversation: id, message: message.id })?;
+                } else {
+                    let outbox = (delivery == Some(Delivery::Queued)).then(|| OutboxId(tx.next_id()));
+                    if let Some(oid) = outbox {
+                        let item = OutboxItem {
+                            id: oid,
+                            message: message.id,
+                            conversation: id,
+                            channel: conv.channel.clone(),
+                            idempotency_key: format!("atalaya-{}-{}", message.id, uuid::Uuid::new_v4().simple()),
+                            state: if has_webhook { OutboxState::Pending } else { OutboxState::Parked },
+                            attempts: 0,
+                            next_attempt_at: now,
+                            last_error: if has_webhook {
+                                None
+                            } else {
+                                Some("no webhook_url is configured for this channel".into())
+                            },
+                            created_at: now,
+                        };
+                        tx.put_outbox(&item)?;
+                    }
+                    tx.append_event(actor, EventKind::ReplyQueued { conversation: id, message: message.id, outbox })?;
+                }
+                Ok(Ok(ReplyOutcome { message: message.id, delivery }))
+            })
+            .await??;
+        if !note {
+            self.metrics.replies_queued.inc();
+            self.outbox_wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    pub async fn set_status(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        status: Status,
+        snooze_until: Option<Ts>,
+    ) -> Result<Conversation, AppError> {
+        caller.check(Perm::ChangeStatus, None)?;
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        if status == Status::Snoozed && snooze_until.is_none() {
+            return Err(AppError::Invalid("status snoozed needs \"until\" (an RFC 3339 time)".into()));
+        }
+        let current = self.store.read(move |r| r.conversation(id)).await?;
+        let conv = current.ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
+        caller.check(Perm::ChangeStatus, Some(&conv))?;
+        self.store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                if old.status == status && old.snoozed_until == snooze_until {
+                    return Ok(Ok(old));
+                }
+                let now = tx.now();
+                let mut c = old.clone();
+                c.status = status;
+                c.updated_at = now;
+                c.snoozed_until = if status == Status::Snoozed { snooze_until } else { None };
+                c.resolved_at = (status == Status::Resolved).then_some(now);
+                tx.put_conversation(Some(&old), &c)?;
+                tx.append_event(
+                    Actor::User(user.id),
+                    EventKind::StatusChanged { conversation: id, from: old.status, to: status },
+                )?;
+                Ok(Ok(c))
+            })
+            .await?
+    }
+}

@@ -1,0 +1,77 @@
+//! Application operations. Every operation takes the caller and checks the
+//! permission for the object it touches (not only the route), then talks to
+//! the store. The web layer stays thin: extract, call, render.
+
+pub mod auth;
+pub mod conversations;
+pub mod inbound;
+pub mod perm;
+pub mod widget;
+
+use crate::config::Config;
+use crate::domain::Clock;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::workers::Registry;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub use perm::Caller;
+
+/// Errors an operation reports to its caller; each maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooMany(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Unavailable(e.to_string())
+    }
+}
+
+/// Everything an operation needs; shared as `Arc<App>`.
+pub struct App {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub workers: Arc<Registry>,
+    /// Woken when a reply enters the outbox.
+    pub outbox_wake: Arc<Notify>,
+    pub rate: widget::RateLimits,
+}
+
+impl App {
+    pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>, workers: Arc<Registry>) -> App {
+        App {
+            metrics: store.metrics().clone(),
+            store,
+            config,
+            clock,
+            workers,
+            outbox_wake: Arc::new(Notify::new()),
+            rate: widget::RateLimits::default(),
+        }
+    }
+
+    pub fn ingest_rules(&self) -> crate::ingest::IngestRules {
+        crate::ingest::IngestRules {
+            reopen_window_ms: self.config.ingest.reopen_window.0.as_millis() as i64,
+            max_text_bytes: self.config.ingest.max_text_bytes,
+        }
+    }
+}

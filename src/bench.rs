@@ -1,0 +1,152 @@
+//! `atalaya bench ...`: measurements on a generated, seeded corpus. Numbers
+//! are printed, never asserted.
+
+use crate::corpus::{Corpus, CorpusMessage};
+use crate::domain::{ChannelKind, SystemClock, Ts};
+use crate::ingest::{self, AuthorProfile, InboundMessage, IngestRules};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreOptions};
+use futures_util::StreamExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct IngestArgs {
+    /// Messages to ingest.
+    #[arg(long, default_value_t = 100_000)]
+    pub messages: usize,
+    /// Concurrent producers.
+    #[arg(long, default_value_t = 8)]
+    pub producers: usize,
+    /// Messages each producer keeps in flight (its batch).
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Data directory to write to (default: a temporary directory).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// An inbound message from a corpus message.
+pub fn to_inbound(m: CorpusMessage) -> InboundMessage {
+    InboundMessage {
+        kind: ChannelKind::parse(m.channel).unwrap_or(ChannelKind::Api),
+        channel: m.channel.to_string(),
+        external_id: m.external_id,
+        thread: Some(m.thread),
+        author: AuthorProfile {
+            handle: m.handle,
+            name: Some(m.name),
+            email: m.email,
+            followers: Some(m.followers),
+            verified: m.verified,
+            ..Default::default()
+        },
+        text: m.text,
+        html: None,
+        subject: m.subject,
+        attachments: vec![],
+        public: matches!(m.channel, "x" | "facebook" | "mastodon"),
+        sent_at: Some(Ts(m.sent_at_ms)),
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
+    let fail = |m: String| crate::cli::Failure { code: 1, message: m };
+    let tmp;
+    let dir = match &args.data {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::Builder::new().prefix("atalaya-bench").tempdir().map_err(|e| fail(e.to_string()))?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let metrics = Arc::new(Metrics::default());
+    let store = Store::open(&dir, StoreOptions::default(), Arc::new(SystemClock), metrics.clone())
+        .map_err(|e| fail(e.to_string()))?;
+    let rules = IngestRules { reopen_window_ms: 7 * 86_400_000, max_text_bytes: 64 << 10 };
+    let end = Ts::from_jiff(jiff::Timestamp::now()).0;
+    eprintln!("generating {} messages (seed {})…", args.messages, args.seed);
+    let msgs: Vec<InboundMessage> = Corpus::new(args.seed, end)
+        .take(args.messages)
+        .map(to_inbound)
+        .map(|m| ingest::prepare(m, &rules))
+        .collect::<Result<_, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    let bar = indicatif::ProgressBar::new(msgs.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} msgs  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let producers = args.producers.max(1);
+    let mut chunks: Vec<Vec<InboundMessage>> = (0..producers).map(|_| Vec::new()).collect();
+    for (i, m) in msgs.into_iter().enumerate() {
+        chunks[i % producers].push(m);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let (store, bar) = (store.clone(), bar.clone());
+        let batch = args.batch.max(1);
+        tasks.push(tokio::spawn(async move {
+            futures_util::stream::iter(chunk)
+                .map(|m| {
+                    let store = store.clone();
+                    async move {
+                        let t = Instant::now();
+                        let r = store.write(move |tx| ingest::apply(tx, m, &rules)).await;
+                        (t.elapsed(), r.is_ok())
+                    }
+                })
+                .buffer_unordered(batch)
+                .inspect(|_| bar.inc(1))
+                .collect::<Vec<_>>()
+                .await
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut failed = 0usize;
+    for t in tasks {
+        for (d, ok) in t.await.map_err(|e| fail(e.to_string()))? {
+            lat.push(d);
+            failed += usize::from(!ok);
+        }
+    }
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    lat.sort_unstable();
+    let n = lat.len();
+    let commits = metrics.commits.get().max(1);
+    let report = store.verify().map_err(|e| fail(e.to_string()))?;
+    store.shutdown().await;
+    println!("bench ingest: {n} messages, {producers} producers x {} in flight, fsync on every commit", args.batch);
+    println!("  throughput   {:>10.0} msgs/s  ({:.2} s)", n as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "  ack latency  p50 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms",
+        pct(&lat, 0.50).as_secs_f64() * 1e3,
+        pct(&lat, 0.99).as_secs_f64() * 1e3,
+        pct(&lat, 0.999).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    println!("  commits      {commits}  (avg {:.0} messages per commit)", n as f64 / commits as f64);
+    println!(
+        "  stored       {} conversations, {} messages, {} events; failed writes {failed}; integrity {}",
+        report.conversations,
+        report.messages,
+        report.events,
+        if report.ok() { "ok" } else { "PROBLEMS" }
+    );
+    if !report.ok() {
+        return Err(fail(format!("integrity problems: {:?}", &report.problems[..report.problems.len().min(5)])));
+    }
+    Ok(())
+}

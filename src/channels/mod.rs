@@ -1,0 +1,16 @@
+//! Channel connectors: each is the only code that speaks its network's
+//! protocol. Inbound goes through `ingest`, outbound through the outbox.
+
+pub mod api;
+
+use std::time::Duration;
+
+/// The result of one delivery attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SendResult {
+    Sent,
+    /// Try again later (network error, 5xx, 429); the remote may say when.
+    Retry { error: String, after: Option<Duration> },
+    /// The remote refused for good (4xx): show the agent why.
+    Permanent(String),
+}

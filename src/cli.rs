@@ -1,0 +1,294 @@
+//! The command line: serve | check-config | user | bench.
+
+use crate::app::{App, auth};
+use crate::config::{Config, Overrides};
+use crate::domain::{Clock, Role, SystemClock};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::workers::{self, Registry};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "atalaya", version, about = "Every customer channel in one shared inbox")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "ATALAYA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (default ./atalaya-data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the appliance.
+    Serve(ConfigArgs),
+    /// Validate the configuration and print it with secrets masked.
+    CheckConfig(ConfigArgs),
+    /// Manage staff accounts on a stopped data directory.
+    User {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Measure performance on a generated corpus.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
+    /// Create an account; the password is read from stdin (or ATALAYA_USER_PASSWORD).
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// admin, supervisor, agent or auditor.
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+    /// Set a new password (read from stdin or ATALAYA_USER_PASSWORD); every
+    /// session and token of the account is revoked.
+    Passwd {
+        #[arg(long)]
+        email: String,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum BenchWhat {
+    /// Durable ingest through the writer (fsync on), concurrent producers.
+    Ingest(crate::bench::IngestArgs),
+}
+
+/// A failure with the exit code it maps to.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+fn usage(message: impl std::fmt::Display) -> Failure {
+    Failure { code: 2, message: message.to_string() }
+}
+
+fn runtime(message: impl std::fmt::Display) -> Failure {
+    Failure { code: 1, message: message.to_string() }
+}
+
+pub fn load_config(a: &ConfigArgs) -> Result<Config, Failure> {
+    let overrides = Overrides { listen: a.listen.clone(), data: a.data.clone() };
+    Config::load(a.config.as_deref(), std::env::vars(), &overrides).map_err(usage)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let result = match cli.command {
+        Command::CheckConfig(a) => check_config(&a),
+        Command::Serve(a) => load_config(&a).and_then(|cfg| runtime_block(serve(cfg))),
+        Command::User { cfg, action } => load_config(&cfg).and_then(|c| runtime_block(user(c, action))),
+        Command::Bench { what: BenchWhat::Ingest(args) } => runtime_block(crate::bench::ingest(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("atalaya: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn runtime_block<F: std::future::Future<Output = Result<(), Failure>>>(f: F) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| runtime(format!("cannot start the runtime: {e}")))?
+        .block_on(f)
+}
+
+fn check_config(a: &ConfigArgs) -> Result<(), Failure> {
+    let cfg = load_config(a)?;
+    println!("# effective configuration (secrets masked)\n{}", cfg.to_masked_toml());
+    for (kind, name) in cfg.pending_channels() {
+        eprintln!("note: channel.{kind} {name:?} is accepted but this version cannot connect it yet");
+    }
+    eprintln!("configuration is valid");
+    Ok(())
+}
+
+fn init_logs(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if cfg.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+fn open_store(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Store, Failure> {
+    let opts = StoreOptions {
+        cache_bytes: cfg.store.cache_mb << 20,
+        max_batch: cfg.store.max_batch,
+        ..StoreOptions::default()
+    };
+    Store::open(&cfg.server.data, opts, clock, Arc::new(Metrics::default())).map_err(|e| match e {
+        StoreError::Locked(_) | StoreError::TooNew { .. } => usage(e),
+        e => usage(format!("cannot open the store in {}: {e}", cfg.server.data.display())),
+    })
+}
+
+async fn serve(cfg: Config) -> Result<(), Failure> {
+    init_logs(&cfg);
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|e| usage(format!("cannot listen on {}: {e}", cfg.server.listen)))?;
+    if let Some(tls) = &cfg.server.tls {
+        crate::web::server::load_tls(tls).map_err(|e| usage(format!("server.tls: {e}")))?;
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(&cfg, clock.clone())?;
+    let admin_email = std::env::var("ATALAYA_ADMIN_EMAIL").ok().filter(|s| !s.is_empty());
+    let admin_password = std::env::var("ATALAYA_ADMIN_PASSWORD").ok().filter(|s| !s.is_empty());
+    match auth::ensure_first_admin(&store, admin_email, admin_password).await {
+        Ok(Some((email, Some(password)))) => {
+            eprintln!("created the first admin: {email} with password {password} (shown once; change it)");
+        }
+        Ok(Some((email, None))) => tracing::info!(%email, "created the first admin"),
+        Ok(None) => {}
+        Err(e) => return Err(usage(format!("cannot create the first admin: {e}"))),
+    }
+    for (kind, name) in cfg.pending_channels() {
+        tracing::warn!(kind, name, "channel configured but this version cannot connect it yet");
+    }
+    let cfg = Arc::new(cfg);
+    let registry = Arc::new(Registry::new(clock.clone()));
+    let app = Arc::new(App::new(store.clone(), cfg.clone(), clock, registry.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let outbox_app = app.clone();
+    let outbox = workers::spawn(
+        move || workers::outbox::OutboxWorker::new(outbox_app.clone()),
+        registry.clone(),
+        stop_rx.clone(),
+        Some(app.outbox_wake.clone()),
+    );
+    let scheme = if cfg.server.tls.is_some() { "https" } else { "http" };
+    tracing::info!(url = %format!("{scheme}://{}/", cfg.server.listen), data = %cfg.server.data.display(), "atalaya is serving");
+    notify_systemd(&store, stop_rx.clone());
+    let router = crate::web::router(app.clone());
+    let server = tokio::spawn(crate::web::server::serve(
+        listener,
+        router,
+        cfg.server.tls.clone(),
+        stop_rx.clone(),
+        Duration::from_secs(5),
+    ));
+    wait_for_signal().await;
+    tracing::info!("shutting down: draining requests, finishing the writer's batch");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(6), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), outbox).await;
+    store.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// Tell systemd we are ready, and ping its watchdog only while the store
+/// accepts writes.
+fn notify_systemd(store: &Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let Some(period) = sd_notify::watchdog_enabled() else { return };
+    let store = store.clone();
+    tokio::spawn(async move {
+        let every = period / 2;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|v| *v) => return,
+            }
+            let ok = tokio::time::timeout(Duration::from_secs(2), store.write(|_| Ok(()))).await;
+            if matches!(ok, Ok(Ok(()))) && store.healthy() {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            } else {
+                tracing::error!("store unhealthy: not pinging the systemd watchdog");
+            }
+        }
+    });
+}
+
+fn read_password() -> Result<String, Failure> {
+    if let Ok(p) = std::env::var("ATALAYA_USER_PASSWORD") {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        eprint!("password: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(runtime)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+async fn user(cfg: Config, action: UserAction) -> Result<(), Failure> {
+    let store = open_store(&cfg, Arc::new(SystemClock))?;
+    let result = match action {
+        UserAction::Add { email, name, role } => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| usage(format!("--role {role:?}: use admin, supervisor, agent or auditor")))?;
+            let password = read_password()?;
+            auth::create_user(&store, &email, &name, role, &password)
+                .await
+                .map(|u| println!("created {} ({}) as {}", u.email, u.id, u.role.as_str()))
+                .map_err(usage)
+        }
+        UserAction::Passwd { email } => {
+            let password = read_password()?;
+            auth::set_password(&store, &email, &password)
+                .await
+                .map(|()| println!("password changed for {email}; its sessions and tokens are revoked"))
+                .map_err(usage)
+        }
+        UserAction::List => {
+            let users = store.read(|r| r.users()).await.map_err(runtime)?;
+            println!("{:<8} {:<32} {:<11} {:<7} NAME", "ID", "EMAIL", "ROLE", "ACTIVE");
+            for u in users {
+                println!("{:<8} {:<32} {:<11} {:<7} {}", u.id, u.email, u.role.as_str(), u.active, u.name);
+            }
+            Ok(())
+        }
+    };
+    store.shutdown().await;
+    result
+}

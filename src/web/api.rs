@@ -1,0 +1,240 @@
+//! The JSON API under `/api/v1` (CONTRACT.md).
+
+use super::extract::{Auth, ClientIp, JsonBody, parse_id};
+use super::{AppState, WebError};
+use crate::app::conversations::{ConversationView, ListQuery};
+use crate::app::inbound::InboundRequest;
+use crate::app::perm::Perm;
+use crate::domain::*;
+use crate::store::Sort;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// Login attempts per client address per minute.
+const LOGINS_PER_MINUTE: u32 = 10;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/inbound", post(inbound))
+        .route("/conversations", get(list))
+        .route("/conversations/{id}", get(detail))
+        .route("/conversations/{id}/messages", post(reply))
+        .route("/conversations/{id}/status", post(status))
+        .route("/admin/workers", get(workers))
+        .fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") })
+}
+
+#[derive(Deserialize)]
+struct LoginReq {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(req): JsonBody<LoginReq>,
+) -> Result<Json<Value>, WebError> {
+    if !app.rate.allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, app.clock.now()) {
+        return Err(WebError::new(StatusCode::TOO_MANY_REQUESTS, "too many login attempts; wait a minute"));
+    }
+    let token = app.login(&req.email, &req.password).await.map_err(|e| match e {
+        crate::app::AppError::Unauthorized => {
+            WebError::new(StatusCode::UNAUTHORIZED, "wrong email or password")
+        }
+        e => e.into(),
+    })?;
+    Ok(Json(json!({ "token": token })))
+}
+
+async fn inbound(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    JsonBody(req): JsonBody<InboundRequest>,
+) -> Result<Response, WebError> {
+    let out = app.inbound(&caller, req).await?;
+    let status = if out.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let body = json!({
+        "message_id": out.message.0,
+        "conversation_id": out.conversation.0,
+        "duplicate": out.duplicate,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+fn conversation_json(v: &ConversationView) -> Value {
+    let c = &v.conv;
+    json!({
+        "id": c.id.0,
+        "status": c.status.as_str(),
+        "priority": c.priority.as_str(),
+        "score": c.score,
+        "tier": c.tier,
+        "category": c.category,
+        "assignee": v.assignee.as_ref().map(|u| json!({"id": u.id.0, "name": u.name, "email": u.email})),
+        "team": v.team.as_ref().map(|t| json!({"id": t.id.0, "name": t.name})),
+        "channel": c.channel,
+        "contact": {
+            "id": c.contact.0,
+            "name": v.contact.as_ref().map(|x| x.name.clone()),
+            "handle": v.identity.as_ref().map(|i| i.handle.clone()),
+        },
+        "subject": c.subject,
+        "tags": c.tags,
+        "public": c.public,
+        "snippet": c.last_snippet,
+        "message_count": c.message_count,
+        "created_at": c.created_at.rfc3339(),
+        "last_message_at": c.last_message_at.rfc3339(),
+        "waiting_since": c.waiting_since.map(Ts::rfc3339),
+        "first_response_at": c.first_response_at.map(Ts::rfc3339),
+        "resolved_at": c.resolved_at.map(Ts::rfc3339),
+        "snoozed_until": c.snoozed_until.map(Ts::rfc3339),
+        "sla_due_at": c.sla_due_at.map(Ts::rfc3339),
+    })
+}
+
+fn message_json(m: &Message) -> Value {
+    json!({
+        "id": m.id.0,
+        "direction": m.direction.as_str(),
+        "text": m.text,
+        "html": m.html,
+        "author": m.author_name,
+        "public": m.public,
+        "external_id": m.external_id,
+        "sent_at": m.sent_at.rfc3339(),
+        "delivery": m.delivery.map(Delivery::as_str),
+        "delivery_detail": m.delivery_detail,
+    })
+}
+
+async fn list(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, WebError> {
+    let status = match q.get("status").map(String::as_str) {
+        None | Some("open") => Some(Status::Open),
+        Some("all") => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            WebError::bad_request(format!("status {s:?} is not one of open, pending, snoozed, resolved, all"))
+        })?),
+    };
+    let sort = match q.get("sort") {
+        None => Sort::Priority,
+        Some(s) => Sort::parse(s).ok_or_else(|| {
+            WebError::bad_request(format!("sort {s:?} is not one of priority, newest, oldest"))
+        })?,
+    };
+    let limit = match q.get("limit") {
+        None => 50,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| WebError::bad_request(format!("limit {l:?} is not a number from 1 to 200")))?,
+    };
+    let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(hex::decode(c).map_err(|_| WebError::bad_request(format!("cursor {c:?} is not valid")))?),
+    };
+    let page = app.list_conversations(&caller, ListQuery { status, sort, limit, cursor }).await?;
+    let items: Vec<Value> = page.items.iter().map(conversation_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })))
+}
+
+async fn detail(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let id = ConversationId(parse_id(&raw, "conversation")?);
+    let d = app.conversation(&caller, id).await?;
+    let mut v = conversation_json(&d.view);
+    v["messages"] = Value::Array(d.messages.iter().map(message_json).collect());
+    v["triage"] = json!({
+        "priority": d.view.conv.priority.as_str(),
+        "score": d.view.conv.score,
+        "reasons": [],
+        "routed_to": d.view.assignee.as_ref().map(|u| u.name.clone()),
+        "routing_reasons": [],
+    });
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+struct ReplyReq {
+    text: String,
+    #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    note: bool,
+}
+
+async fn reply(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path(raw): Path<String>,
+    JsonBody(req): JsonBody<ReplyReq>,
+) -> Result<Response, WebError> {
+    let id = ConversationId(parse_id(&raw, "conversation")?);
+    let out = app.reply(&caller, id, &req.text, req.private, req.note).await?;
+    let body = json!({ "message_id": out.message.0, "delivery": out.delivery.map(Delivery::as_str) });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusReq {
+    status: String,
+    until: Option<String>,
+}
+
+async fn status(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path(raw): Path<String>,
+    JsonBody(req): JsonBody<StatusReq>,
+) -> Result<Json<Value>, WebError> {
+    let id = ConversationId(parse_id(&raw, "conversation")?);
+    let status = Status::parse(&req.status).ok_or_else(|| {
+        WebError::bad_request(format!("status {:?} is not one of open, pending, snoozed, resolved", req.status))
+    })?;
+    let until = match req.until.as_deref() {
+        None => None,
+        Some(u) => Some(Ts::parse(u).ok_or_else(|| {
+            WebError::bad_request(format!("until {u:?} is not an RFC 3339 time like 2026-11-23T10:00:00Z"))
+        })?),
+    };
+    let c = app.set_status(&caller, id, status, until).await?;
+    Ok(Json(json!({ "id": c.id.0, "status": c.status.as_str() })))
+}
+
+async fn workers(State(app): State<AppState>, Auth(caller): Auth) -> Result<Json<Value>, WebError> {
+    caller.check(Perm::ViewWorkers, None)?;
+    let outbox_open = app.store.read(|r| r.outbox_open(100)).await.map_err(crate::app::AppError::from)?;
+    let stuck: Vec<Value> = outbox_open
+        .iter()
+        .filter(|o| o.last_error.is_some())
+        .map(|o| {
+            json!({"outbox_id": o.id.0, "message_id": o.message.0, "conversation_id": o.conversation.0,
+                   "channel": o.channel, "state": format!("{:?}", o.state).to_lowercase(),
+                   "attempts": o.attempts, "last_error": o.last_error})
+        })
+        .collect();
+    Ok(Json(json!({
+        "workers": app.workers.snapshot(),
+        "outbox": {"open": outbox_open.len(), "with_errors": stuck},
+        "pending_channels": app.config.pending_channels().iter()
+            .map(|(k, n)| json!({"kind": k, "name": n, "state": "not available in this version"}))
+            .collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,44 @@
+//! The only module that imports axum/hyper/maud (DESIGN invariant 4).
+//! Handlers stay thin: extract, call an `app` operation, render.
+
+mod api;
+mod error;
+mod extract;
+mod health;
+pub mod server;
+mod widget;
+
+pub use error::WebError;
+
+use crate::app::App;
+use axum::Router;
+use std::sync::Arc;
+
+pub type AppState = Arc<App>;
+
+/// Every route of the server. Public routes: `/healthz`, `/metrics`,
+/// `/api/v1/login`, the widget script and its visitor endpoints (which use
+/// their own visitor tokens); every other route requires a token.
+pub fn router(app: Arc<App>) -> Router {
+    let max_body = app.config.server.max_body_bytes;
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/v1", api::routes())
+        .merge(widget::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))
+        .with_state(app)
+}
+
+async fn count_requests(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    app.metrics.http_requests.inc();
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("x-content-type-options", axum::http::HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", axum::http::HeaderValue::from_static("same-origin"));
+    resp
+}

@@ -1,0 +1,254 @@
+//! The website chat widget: its script and the visitor endpoints. Only the
+//! configured origins (and the server's own) may call them, with CORS.
+
+use super::extract::{ClientIp, JsonBody, bearer};
+use super::{AppState, WebError};
+use crate::app::widget::Visitor;
+use crate::config::normalize_origin;
+use crate::domain::*;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+#[derive(rust_embed::Embed)]
+#[folder = "web/"]
+struct Assets;
+
+pub fn routes() -> Router<AppState> {
+    let api = Router::new()
+        .route("/widget/v1/sessions", post(start).options(preflight))
+        .route("/widget/v1/messages", post(send).get(history).options(preflight))
+        .route("/widget/v1/stream", get(stream))
+        .layer(axum::middleware::from_fn_with_state((), cors));
+    Router::new()
+        .route("/widget.js", get(script))
+        .route("/widget/demo", get(demo))
+        .merge(api)
+}
+
+async fn script() -> Response {
+    match Assets::get("widget.js") {
+        Some(f) => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            f.data.into_owned(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A page that embeds the widget, to try it on the server itself.
+async fn demo(State(app): State<AppState>) -> Response {
+    let channel = app.config.channel.webchat.first().map(|c| c.name.clone()).unwrap_or_default();
+    let name = maud::html! { (app.config.business.name) };
+    let page = format!(
+        "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><title>{} — chat</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body style=\"font-family:system-ui;margin:3rem\"><h1>{}</h1><p>Demo page: the chat button is at the bottom right.</p>\
+         <script src=\"/widget.js\" data-channel=\"{}\" async></script></body></html>",
+        name.0, name.0, channel
+    );
+    let mut resp = Html(page).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'"),
+    );
+    resp
+}
+
+/// The origin of the request when it is allowed for some webchat channel, or
+/// the server's own origin. `Err` when a browser sent a foreign origin.
+fn allowed_origin(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, WebError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let norm = normalize_origin(origin).unwrap_or_default();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let own = [format!("http://{host}"), format!("https://{host}")];
+    let listed = app
+        .config
+        .channel
+        .webchat
+        .iter()
+        .flat_map(|c| c.allowed_origins.iter())
+        .any(|o| normalize_origin(o).as_deref() == Some(norm.as_str()));
+    if listed || own.contains(&norm) {
+        Ok(Some(origin.to_string()))
+    } else {
+        Err(WebError::new(StatusCode::FORBIDDEN, format!("origin {origin} may not use this chat")))
+    }
+}
+
+fn origin_ok_for(app: &AppState, headers: &HeaderMap, channel: &str) -> Result<(), WebError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let norm = normalize_origin(origin).unwrap_or_default();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let own = [format!("http://{host}"), format!("https://{host}")];
+    let ok = own.contains(&norm)
+        || app.config.webchat_channel(channel).is_some_and(|c| {
+            c.allowed_origins.iter().any(|o| normalize_origin(o).as_deref() == Some(norm.as_str()))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(WebError::new(StatusCode::FORBIDDEN, format!("origin {origin} may not use channel {channel}")))
+    }
+}
+
+async fn cors(State(()): State<()>, req: Request, next: Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = next.run(req).await;
+    if let Some(o) = origin {
+        if resp.status() != StatusCode::FORBIDDEN {
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+    resp
+}
+
+async fn preflight(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    allowed_origin(&app, &headers)?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type"),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct StartReq {
+    #[serde(default = "default_channel")]
+    channel: String,
+    name: String,
+    email: Option<String>,
+}
+
+fn default_channel() -> String {
+    "webchat".into()
+}
+
+async fn start(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<StartReq>,
+) -> Result<Response, WebError> {
+    origin_ok_for(&app, &headers, &req.channel)?;
+    let per_minute = app.config.webchat_channel(&req.channel).map(|c| c.sessions_per_minute).unwrap_or(10);
+    if !app.rate.allow(&format!("widget-session:{ip}"), per_minute, app.clock.now()) {
+        return Err(WebError::new(StatusCode::TOO_MANY_REQUESTS, "too many new chats from this address; wait a minute"));
+    }
+    let (token, visitor) = app.widget_start(&req.channel, &req.name, req.email.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token, "visitor_id": visitor.0.to_string() }))).into_response())
+}
+
+async fn visitor(app: &AppState, headers: &HeaderMap, token: Option<String>) -> Result<Visitor, WebError> {
+    let token = token.ok_or_else(|| WebError::new(StatusCode::UNAUTHORIZED, "send the visitor token"))?;
+    let v = app.widget_visitor(&token).await?;
+    origin_ok_for(app, headers, &v.channel)?;
+    Ok(v)
+}
+
+fn header_token(headers: &HeaderMap) -> Option<String> {
+    let mut req = axum::http::Request::new(());
+    *req.headers_mut() = headers.clone();
+    let (parts, _) = req.into_parts();
+    bearer(&parts)
+}
+
+#[derive(Deserialize)]
+struct SendReq {
+    text: String,
+    client_id: Option<String>,
+}
+
+async fn send(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<SendReq>,
+) -> Result<Response, WebError> {
+    let v = visitor(&app, &headers, header_token(&headers)).await?;
+    let out = app.widget_send(&v, &req.text, req.client_id.as_deref()).await?;
+    let body = json!({ "message_id": out.message.0, "conversation_id": out.conversation.0 });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+fn widget_message(m: &Message) -> Value {
+    json!({
+        "id": m.id.0,
+        "direction": m.direction.as_str(),
+        "text": m.text,
+        "author": m.author_name,
+        "sent_at": m.sent_at.rfc3339(),
+    })
+}
+
+fn after_param(q: &HashMap<String, String>) -> Result<u64, WebError> {
+    match q.get("after") {
+        None => Ok(0),
+        Some(a) => a.parse().map_err(|_| WebError::bad_request(format!("after {a:?} is not a message id"))),
+    }
+}
+
+async fn history(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, WebError> {
+    let v = visitor(&app, &headers, header_token(&headers)).await?;
+    let msgs = app.widget_messages(&v, after_param(&q)?).await?;
+    Ok(Json(json!({ "messages": msgs.iter().map(widget_message).collect::<Vec<_>>() })))
+}
+
+/// New messages of the visitor's conversation as Server-Sent Events. The
+/// token comes in the query because `EventSource` cannot set headers.
+async fn stream(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let v = visitor(&app, &headers, q.get("token").cloned()).await?;
+    let start = match after_param(&q)? {
+        0 => app.widget_messages(&v, 0).await?.last().map(|m| m.id.0).unwrap_or(0),
+        n => n,
+    };
+    let rx = app.store.subscribe();
+    let state = (app, v, start, rx);
+    let events = futures_util::stream::unfold(state, |(app, v, mut last, mut rx)| async move {
+        if rx.changed().await.is_err() {
+            return None;
+        }
+        let msgs = app.widget_messages(&v, last).await.unwrap_or_default();
+        if let Some(m) = msgs.last() {
+            last = m.id.0;
+        }
+        let events: Vec<Result<Event, Infallible>> = msgs
+            .iter()
+            .map(|m| Ok(Event::default().event("message").id(m.id.0.to_string()).data(widget_message(m).to_string())))
+            .collect();
+        Some((futures_util::stream::iter(events), (app, v, last, rx)))
+    })
+    .flatten();
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
