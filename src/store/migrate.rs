@@ -86,3 +86,78 @@ fn step(
     tx.persist_counters()?;
     Ok(tx.counters.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+    use crate::ingest::{self, AuthorProfile, InboundMessage, IngestRules};
+    use crate::metrics::Metrics;
+    use crate::store::{Sort, Store, StoreOptions};
+    use std::sync::Arc;
+
+    /// Rewrite a current database into the v1 layout (no `conv_order`).
+    fn downgrade_to_v1(path: &std::path::Path) {
+        let db = redb::Database::create(path).unwrap();
+        let wtx = db.begin_write().unwrap();
+        wtx.delete_table(CONV_ORDER).unwrap();
+        wtx.open_table(META).unwrap().insert(SCHEMA_VERSION_KEY, 1).unwrap();
+        wtx.commit().unwrap();
+    }
+
+    /// Builds a v1 database, opens it with this binary and checks the
+    /// migration. With `ATALAYA_WRITE_FIXTURE=path` it also saves the v1 file
+    /// (how `tests/fixtures/store-v1.redb` was made).
+    #[tokio::test]
+    async fn v1_database_migrates_to_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Ts(1_764_000_000_000)));
+        let store = Store::open(dir.path(), StoreOptions::default(), clock, Arc::new(Metrics::default())).unwrap();
+        let rules = IngestRules { reopen_window_ms: 0, max_text_bytes: 1000 };
+        for (i, (h, t)) in [("@ana", "me cobraron dos veces"), ("@luis", "el pedido llegó roto"), ("@ana", "¿alguna novedad?")]
+            .into_iter()
+            .enumerate()
+        {
+            let m = InboundMessage {
+                channel: "api".into(),
+                kind: ChannelKind::Api,
+                external_id: format!("fx-{i}"),
+                thread: None,
+                author: AuthorProfile { handle: h.into(), ..Default::default() },
+                text: t.into(),
+                html: None,
+                subject: None,
+                attachments: vec![],
+                public: true,
+                sent_at: None,
+            };
+            let m = ingest::prepare(m, &rules).unwrap();
+            store.write(move |tx| ingest::apply(tx, m, &rules)).await.unwrap();
+        }
+        store.shutdown().await;
+        drop(store);
+        let path = dir.path().join(crate::store::DB_FILE);
+        downgrade_to_v1(&path);
+        if let Ok(out) = std::env::var("ATALAYA_WRITE_FIXTURE") {
+            std::fs::copy(&path, out).unwrap();
+        }
+        let clock = Arc::new(ManualClock::new(Ts(1_764_000_100_000)));
+        let store = Store::open(dir.path(), StoreOptions::default(), clock, Arc::new(Metrics::default())).unwrap();
+        let rep = store.verify().unwrap();
+        assert!(rep.ok(), "{:?}", rep.problems);
+        assert_eq!(rep.conversations, 2);
+        let (version, page, events) = store
+            .read(|r| {
+                Ok((
+                    r.meta(SCHEMA_VERSION_KEY)?,
+                    r.list_conversations(Sort::Newest, None, None, 10, |_| true)?,
+                    r.events_after(0, 1000)?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, Some(SCHEMA_VERSION));
+        assert_eq!(page.items.len(), 2);
+        assert!(matches!(events.last().unwrap().kind, EventKind::StoreMigrated { from: 1, to: 2 }));
+    }
+}

@@ -52,6 +52,9 @@ fn run(mut ctx: WriterCtx) {
     // Commands queued after the shutdown request are dropped: their callers
     // see `StoreError::Closed`.
     ctx.rx.close();
+    // Release this thread's handle on the database before acknowledging, so
+    // the file is unlocked once the `Store` handles are dropped too.
+    drop(ctx);
     if let Some(s) = shutdown {
         let _ = s.send(());
     }
