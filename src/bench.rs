@@ -62,21 +62,38 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 }
 
 pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
-    let fail = |m: String| crate::cli::Failure { code: 1, message: m };
+    let fail = |m: String| crate::cli::Failure {
+        code: 1,
+        message: m,
+    };
     let tmp;
     let dir = match &args.data {
         Some(d) => d.clone(),
         None => {
-            tmp = tempfile::Builder::new().prefix("atalaya-bench").tempdir().map_err(|e| fail(e.to_string()))?;
+            tmp = tempfile::Builder::new()
+                .prefix("atalaya-bench")
+                .tempdir()
+                .map_err(|e| fail(e.to_string()))?;
             tmp.path().to_path_buf()
         }
     };
     let metrics = Arc::new(Metrics::default());
-    let store = Store::open(&dir, StoreOptions::default(), Arc::new(SystemClock), metrics.clone())
-        .map_err(|e| fail(e.to_string()))?;
-    let rules = IngestRules { reopen_window_ms: 7 * 86_400_000, max_text_bytes: 64 << 10 };
+    let store = Store::open(
+        &dir,
+        StoreOptions::default(),
+        Arc::new(SystemClock),
+        metrics.clone(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let rules = IngestRules {
+        reopen_window_ms: 7 * 86_400_000,
+        max_text_bytes: 64 << 10,
+    };
     let end = Ts::from_jiff(jiff::Timestamp::now()).0;
-    eprintln!("generating {} messages (seed {})…", args.messages, args.seed);
+    eprintln!(
+        "generating {} messages (seed {})…",
+        args.messages, args.seed
+    );
     let msgs: Vec<InboundMessage> = Corpus::new(args.seed, end)
         .take(args.messages)
         .map(to_inbound)
@@ -128,8 +145,15 @@ pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
     let commits = metrics.commits.get().max(1);
     let report = store.verify().map_err(|e| fail(e.to_string()))?;
     store.shutdown().await;
-    println!("bench ingest: {n} messages, {producers} producers x {} in flight, fsync on every commit", args.batch);
-    println!("  throughput   {:>10.0} msgs/s  ({:.2} s)", n as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "bench ingest: {n} messages, {producers} producers x {} in flight, fsync on every commit",
+        args.batch
+    );
+    println!(
+        "  throughput   {:>10.0} msgs/s  ({:.2} s)",
+        n as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
     println!(
         "  ack latency  p50 {:.2} ms   p99 {:.2} ms   p99.9 {:.2} ms   max {:.2} ms",
         pct(&lat, 0.50).as_secs_f64() * 1e3,
@@ -137,7 +161,10 @@ pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
         pct(&lat, 0.999).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
-    println!("  commits      {commits}  (avg {:.0} messages per commit)", n as f64 / commits as f64);
+    println!(
+        "  commits      {commits}  (avg {:.0} messages per commit)",
+        n as f64 / commits as f64
+    );
     println!(
         "  stored       {} conversations, {} messages, {} events; failed writes {failed}; integrity {}",
         report.conversations,
@@ -146,7 +173,10 @@ pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
         if report.ok() { "ok" } else { "PROBLEMS" }
     );
     if !report.ok() {
-        return Err(fail(format!("integrity problems: {:?}", &report.problems[..report.problems.len().min(5)])));
+        return Err(fail(format!(
+            "integrity problems: {:?}",
+            &report.problems[..report.problems.len().min(5)]
+        )));
     }
     Ok(())
 }

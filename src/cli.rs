@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "atalaya", version, about = "Every customer channel in one shared inbox")]
+#[command(
+    name = "atalaya",
+    version,
+    about = "Every customer channel in one shared inbox"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -23,13 +27,13 @@ pub struct Cli {
 #[derive(clap::Args, Clone)]
 pub struct ConfigArgs {
     /// TOML configuration file.
-    #[arg(long, env = "ATALAYA_CONFIG")]
+    #[arg(long, env = "ATALAYA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Data directory (default ./atalaya-data).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub data: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub listen: Option<String>,
 }
 
@@ -88,15 +92,24 @@ pub struct Failure {
 }
 
 fn usage(message: impl std::fmt::Display) -> Failure {
-    Failure { code: 2, message: message.to_string() }
+    Failure {
+        code: 2,
+        message: message.to_string(),
+    }
 }
 
 fn runtime(message: impl std::fmt::Display) -> Failure {
-    Failure { code: 1, message: message.to_string() }
+    Failure {
+        code: 1,
+        message: message.to_string(),
+    }
 }
 
 pub fn load_config(a: &ConfigArgs) -> Result<Config, Failure> {
-    let overrides = Overrides { listen: a.listen.clone(), data: a.data.clone() };
+    let overrides = Overrides {
+        listen: a.listen.clone(),
+        data: a.data.clone(),
+    };
     Config::load(a.config.as_deref(), std::env::vars(), &overrides).map_err(usage)
 }
 
@@ -106,8 +119,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig(a) => check_config(&a),
         Command::Serve(a) => load_config(&a).and_then(|cfg| runtime_block(serve(cfg))),
-        Command::User { cfg, action } => load_config(&cfg).and_then(|c| runtime_block(user(c, action))),
-        Command::Bench { what: BenchWhat::Ingest(args) } => runtime_block(crate::bench::ingest(args)),
+        Command::User { cfg, action } => {
+            load_config(&cfg).and_then(|c| runtime_block(user(c, action)))
+        }
+        Command::Bench {
+            what: BenchWhat::Ingest(args),
+        } => runtime_block(crate::bench::ingest(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,7 +135,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn runtime_block<F: std::future::Future<Output = Result<(), Failure>>>(f: F) -> Result<(), Failure> {
+fn runtime_block<F: std::future::Future<Output = Result<(), Failure>>>(
+    f: F,
+) -> Result<(), Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -128,9 +147,14 @@ fn runtime_block<F: std::future::Future<Output = Result<(), Failure>>>(f: F) -> 
 
 fn check_config(a: &ConfigArgs) -> Result<(), Failure> {
     let cfg = load_config(a)?;
-    println!("# effective configuration (secrets masked)\n{}", cfg.to_masked_toml());
+    println!(
+        "# effective configuration (secrets masked)\n{}",
+        cfg.to_masked_toml()
+    );
     for (kind, name) in cfg.pending_channels() {
-        eprintln!("note: channel.{kind} {name:?} is accepted but this version cannot connect it yet");
+        eprintln!(
+            "note: channel.{kind} {name:?} is accepted but this version cannot connect it yet"
+        );
     }
     eprintln!("configuration is valid");
     Ok(())
@@ -139,8 +163,14 @@ fn check_config(a: &ConfigArgs) -> Result<(), Failure> {
 fn init_logs(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if cfg.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cfg.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 fn open_store(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Store, Failure> {
@@ -151,7 +181,10 @@ fn open_store(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Store, Failure> {
     };
     Store::open(&cfg.server.data, opts, clock, Arc::new(Metrics::default())).map_err(|e| match e {
         StoreError::Locked(_) | StoreError::TooNew { .. } => usage(e),
-        e => usage(format!("cannot open the store in {}: {e}", cfg.server.data.display())),
+        e => usage(format!(
+            "cannot open the store in {}: {e}",
+            cfg.server.data.display()
+        )),
     })
 }
 
@@ -165,22 +198,37 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = open_store(&cfg, clock.clone())?;
-    let admin_email = std::env::var("ATALAYA_ADMIN_EMAIL").ok().filter(|s| !s.is_empty());
-    let admin_password = std::env::var("ATALAYA_ADMIN_PASSWORD").ok().filter(|s| !s.is_empty());
+    let admin_email = std::env::var("ATALAYA_ADMIN_EMAIL")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let admin_password = std::env::var("ATALAYA_ADMIN_PASSWORD")
+        .ok()
+        .filter(|s| !s.is_empty());
     match auth::ensure_first_admin(&store, admin_email, admin_password).await {
         Ok(Some((email, Some(password)))) => {
-            eprintln!("created the first admin: {email} with password {password} (shown once; change it)");
+            eprintln!(
+                "created the first admin: {email} with password {password} (shown once; change it)"
+            );
         }
         Ok(Some((email, None))) => tracing::info!(%email, "created the first admin"),
         Ok(None) => {}
         Err(e) => return Err(usage(format!("cannot create the first admin: {e}"))),
     }
     for (kind, name) in cfg.pending_channels() {
-        tracing::warn!(kind, name, "channel configured but this version cannot connect it yet");
+        tracing::warn!(
+            kind,
+            name,
+            "channel configured but this version cannot connect it yet"
+        );
     }
     let cfg = Arc::new(cfg);
     let registry = Arc::new(Registry::new(clock.clone()));
-    let app = Arc::new(App::new(store.clone(), cfg.clone(), clock, registry.clone()));
+    let app = Arc::new(App::new(
+        store.clone(),
+        cfg.clone(),
+        clock,
+        registry.clone(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let outbox_app = app.clone();
     let outbox = workers::spawn(
@@ -189,7 +237,11 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         stop_rx.clone(),
         Some(app.outbox_wake.clone()),
     );
-    let scheme = if cfg.server.tls.is_some() { "https" } else { "http" };
+    let scheme = if cfg.server.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(url = %format!("{scheme}://{}/", cfg.server.listen), data = %cfg.server.data.display(), "atalaya is serving");
     notify_systemd(&store, stop_rx.clone());
     let router = crate::web::router(app.clone());
@@ -230,7 +282,9 @@ async fn wait_for_signal() {
 /// accepts writes.
 fn notify_systemd(store: &Store, mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    let Some(period) = sd_notify::watchdog_enabled() else { return };
+    let Some(period) = sd_notify::watchdog_enabled() else {
+        return;
+    };
     let store = store.clone();
     tokio::spawn(async move {
         let every = period / 2;
@@ -257,7 +311,10 @@ fn read_password() -> Result<String, Failure> {
         eprint!("password: ");
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(runtime)?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(runtime)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
@@ -265,8 +322,11 @@ async fn user(cfg: Config, action: UserAction) -> Result<(), Failure> {
     let store = open_store(&cfg, Arc::new(SystemClock))?;
     let result = match action {
         UserAction::Add { email, name, role } => {
-            let role = Role::parse(&role)
-                .ok_or_else(|| usage(format!("--role {role:?}: use admin, supervisor, agent or auditor")))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                usage(format!(
+                    "--role {role:?}: use admin, supervisor, agent or auditor"
+                ))
+            })?;
             let password = read_password()?;
             auth::create_user(&store, &email, &name, role, &password)
                 .await
@@ -277,14 +337,26 @@ async fn user(cfg: Config, action: UserAction) -> Result<(), Failure> {
             let password = read_password()?;
             auth::set_password(&store, &email, &password)
                 .await
-                .map(|()| println!("password changed for {email}; its sessions and tokens are revoked"))
+                .map(|()| {
+                    println!("password changed for {email}; its sessions and tokens are revoked")
+                })
                 .map_err(usage)
         }
         UserAction::List => {
             let users = store.read(|r| r.users()).await.map_err(runtime)?;
-            println!("{:<8} {:<32} {:<11} {:<7} NAME", "ID", "EMAIL", "ROLE", "ACTIVE");
+            println!(
+                "{:<8} {:<32} {:<11} {:<7} NAME",
+                "ID", "EMAIL", "ROLE", "ACTIVE"
+            );
             for u in users {
-                println!("{:<8} {:<32} {:<11} {:<7} {}", u.id, u.email, u.role.as_str(), u.active, u.name);
+                println!(
+                    "{:<8} {:<32} {:<11} {:<7} {}",
+                    u.id,
+                    u.email,
+                    u.role.as_str(),
+                    u.active,
+                    u.name
+                );
             }
             Ok(())
         }

@@ -18,11 +18,23 @@ pub enum ConfigError {
     #[error("config file {path}: {msg}")]
     Syntax { path: PathBuf, msg: String },
     #[error("invalid {key} = {value}: {allowed}")]
-    Invalid { key: String, value: String, allowed: String },
+    Invalid {
+        key: String,
+        value: String,
+        allowed: String,
+    },
 }
 
-fn invalid(key: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), value: value.to_string(), allowed: allowed.into() }
+fn invalid(
+    key: impl Into<String>,
+    value: impl fmt::Display,
+    allowed: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.to_string(),
+        allowed: allowed.into(),
+    }
 }
 
 /// A secret value: never printed, never logged.
@@ -80,10 +92,10 @@ impl fmt::Display for Dur {
         let ms = self.0.as_millis();
         match ms {
             0 => write!(f, "0s"),
-            _ if ms % 86_400_000 == 0 => write!(f, "{}d", ms / 86_400_000),
-            _ if ms % 3_600_000 == 0 => write!(f, "{}h", ms / 3_600_000),
-            _ if ms % 60_000 == 0 => write!(f, "{}m", ms / 60_000),
-            _ if ms % 1000 == 0 => write!(f, "{}s", ms / 1000),
+            _ if ms.is_multiple_of(86_400_000) => write!(f, "{}d", ms / 86_400_000),
+            _ if ms.is_multiple_of(3_600_000) => write!(f, "{}h", ms / 3_600_000),
+            _ if ms.is_multiple_of(60_000) => write!(f, "{}m", ms / 60_000),
+            _ if ms.is_multiple_of(1000) => write!(f, "{}s", ms / 1000),
             _ => write!(f, "{ms}ms"),
         }
     }
@@ -104,6 +116,7 @@ impl Serialize for Dur {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
@@ -119,23 +132,6 @@ pub struct Config {
     pub autoreply: Option<toml::Table>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub followup: Option<toml::Table>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            store: StoreConfig::default(),
-            business: BusinessConfig::default(),
-            ingest: IngestConfig::default(),
-            outbox: OutboxConfig::default(),
-            log: LogConfig::default(),
-            channel: ChannelsConfig::default(),
-            hours: None,
-            autoreply: None,
-            followup: None,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -186,7 +182,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { cache_mb: 64, max_batch: 4096 }
+        StoreConfig {
+            cache_mb: 64,
+            max_batch: 4096,
+        }
     }
 }
 
@@ -198,7 +197,9 @@ pub struct BusinessConfig {
 
 impl Default for BusinessConfig {
     fn default() -> Self {
-        BusinessConfig { name: "Atalaya".into() }
+        BusinessConfig {
+            name: "Atalaya".into(),
+        }
     }
 }
 
@@ -254,7 +255,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: "text".into() }
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
     }
 }
 
@@ -341,12 +345,15 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut tree = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|err| ConfigError::Read { path: path.into(), err })?;
-                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+                let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Read {
                     path: path.into(),
-                    msg: e.to_string().trim().replace('\n', " "),
-                })?
+                    err,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax {
+                        path: path.into(),
+                        msg: e.to_string().trim().replace('\n', " "),
+                    })?
             }
             None => toml::Table::new(),
         };
@@ -354,7 +361,11 @@ impl Config {
             apply_env(&mut tree, &k, &v);
         }
         if let Some(l) = &overrides.listen {
-            set_path(&mut tree, &["server", "listen"], toml::Value::String(l.clone()));
+            set_path(
+                &mut tree,
+                &["server", "listen"],
+                toml::Value::String(l.clone()),
+            );
         }
         if let Some(d) = &overrides.data {
             let d = d.to_string_lossy().into_owned();
@@ -364,35 +375,68 @@ impl Config {
         let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(tree.clone()))
             .map_err(|e| {
                 let key = e.path().to_string();
-                let value = lookup(&tree, &key).map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into());
-                invalid(key, value, e.inner().to_string())
+                let value = lookup(&tree, &key)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "(missing)".into());
+                let msg = e.inner().to_string();
+                let first = msg
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid value")
+                    .trim()
+                    .to_string();
+                invalid(key, value, first)
             })?;
         cfg.validate()
     }
 
     fn validate(mut self) -> Result<Config, ConfigError> {
         if self.store.cache_mb == 0 || self.store.cache_mb > 65_536 {
-            return Err(invalid("store.cache_mb", self.store.cache_mb, "a size in MiB from 1 to 65536"));
+            return Err(invalid(
+                "store.cache_mb",
+                self.store.cache_mb,
+                "a size in MiB from 1 to 65536",
+            ));
         }
         if self.store.max_batch == 0 || self.store.max_batch > 100_000 {
-            return Err(invalid("store.max_batch", self.store.max_batch, "from 1 to 100000"));
+            return Err(invalid(
+                "store.max_batch",
+                self.store.max_batch,
+                "from 1 to 100000",
+            ));
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
-            return Err(invalid("log.format", &self.log.format, "\"text\" or \"json\""));
+            return Err(invalid(
+                "log.format",
+                &self.log.format,
+                "\"text\" or \"json\"",
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return Err(invalid("log.level", &self.log.level, "error, warn, info, debug, trace or a tracing filter"));
+            return Err(invalid(
+                "log.level",
+                &self.log.level,
+                "error, warn, info, debug, trace or a tracing filter",
+            ));
         }
         if self.outbox.max_attempts == 0 {
             return Err(invalid("outbox.max_attempts", 0, "at least 1"));
         }
         if self.outbox.min_backoff.0 > self.outbox.max_backoff.0 {
-            return Err(invalid("outbox.min_backoff", self.outbox.min_backoff, "at most outbox.max_backoff"));
+            return Err(invalid(
+                "outbox.min_backoff",
+                self.outbox.min_backoff,
+                "at most outbox.max_backoff",
+            ));
         }
-        if let Some(url) = &self.server.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid("server.public_url", url, "an http:// or https:// URL"));
-            }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "server.public_url",
+                url,
+                "an http:// or https:// URL",
+            ));
         }
         if let Some(tls) = &self.server.tls {
             for (key, p) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
@@ -404,7 +448,12 @@ impl Config {
         if !self.channel.api.iter().any(|c| c.name == "api") {
             self.channel.api.insert(
                 0,
-                ApiChannel { name: "api".into(), token: None, webhook_url: None, webhook_secret: None },
+                ApiChannel {
+                    name: "api".into(),
+                    token: None,
+                    webhook_url: None,
+                    webhook_secret: None,
+                },
             );
         }
         if self.channel.webchat.is_empty() {
@@ -421,25 +470,46 @@ impl Config {
             .api
             .iter()
             .map(|c| ("api", c.name.clone()))
-            .chain(self.channel.webchat.iter().map(|c| ("webchat", c.name.clone())))
-            .chain(self.pending_channels().into_iter().map(|(k, n)| (k, n)));
+            .chain(
+                self.channel
+                    .webchat
+                    .iter()
+                    .map(|c| ("webchat", c.name.clone())),
+            )
+            .chain(self.pending_channels());
         for (kind, name) in all_names {
             let key = format!("channel.{kind}.name");
             let ok = !name.is_empty()
                 && name.len() <= 40
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !ok {
-                return Err(invalid(key, format!("{name:?}"), "1-40 letters, digits, '-' or '_'"));
+                return Err(invalid(
+                    key,
+                    format!("{name:?}"),
+                    "1-40 letters, digits, '-' or '_'",
+                ));
             }
             if !names.insert(name.clone()) {
-                return Err(invalid(key, format!("{name:?}"), "a name not used by another channel"));
+                return Err(invalid(
+                    key,
+                    format!("{name:?}"),
+                    "a name not used by another channel",
+                ));
             }
         }
         for c in &self.channel.api {
-            if let Some(url) = &c.webhook_url {
-                if reqwest::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-                    return Err(invalid("channel.api.webhook_url", url, "an http:// or https:// URL"));
-                }
+            if let Some(url) = &c.webhook_url
+                && reqwest::Url::parse(url)
+                    .map(|u| !matches!(u.scheme(), "http" | "https"))
+                    .unwrap_or(true)
+            {
+                return Err(invalid(
+                    "channel.api.webhook_url",
+                    url,
+                    "an http:// or https:// URL",
+                ));
             }
         }
         for c in &self.channel.webchat {
@@ -471,7 +541,13 @@ impl Config {
             .into_iter()
             .flat_map(|(k, list)| {
                 list.iter().map(move |t| {
-                    (k, t.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string())
+                    (
+                        k,
+                        t.get("name")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or("")
+                            .to_string(),
+                    )
                 })
             })
             .collect()
@@ -479,7 +555,8 @@ impl Config {
 
     /// The effective configuration as TOML, secrets masked.
     pub fn to_masked_toml(&self) -> String {
-        let mut value = toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::Table::new()));
+        let mut value =
+            toml::Value::try_from(self).unwrap_or(toml::Value::Table(toml::Table::new()));
         mask_raw_secrets(&mut value);
         toml::to_string_pretty(&value).unwrap_or_default()
     }
@@ -544,14 +621,20 @@ fn apply_env(tree: &mut toml::Table, key: &str, value: &str) {
 }
 
 fn set_path(tree: &mut toml::Table, path: &[&str], value: toml::Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut t = tree;
     for p in parents {
-        let entry = t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
-        let Some(next) = entry.as_table_mut() else { return };
+        let Some(next) = entry.as_table_mut() else {
+            return;
+        };
         t = next;
     }
     t.insert(last.to_string(), value);
@@ -578,23 +661,41 @@ fn lookup<'a>(tree: &'a toml::Table, path: &str) -> Option<&'a toml::Value> {
 fn read_secret_files(t: &mut toml::Table, at: &str) -> Result<(), ConfigError> {
     let file_keys: Vec<String> = t
         .keys()
-        .filter(|k| k.strip_suffix("_file").is_some_and(|b| SECRET_KEYS.contains(&b)))
+        .filter(|k| {
+            k.strip_suffix("_file")
+                .is_some_and(|b| SECRET_KEYS.contains(&b))
+        })
         .cloned()
         .collect();
     for fk in file_keys {
         let base = fk.trim_end_matches("_file").to_string();
-        let key = if at.is_empty() { fk.clone() } else { format!("{at}.{fk}") };
+        let key = if at.is_empty() {
+            fk.clone()
+        } else {
+            format!("{at}.{fk}")
+        };
         let Some(path) = t.get(&fk).and_then(|v| v.as_str()).map(PathBuf::from) else {
-            return Err(invalid(key, "(not a string)", "a path to a file holding the secret"));
+            return Err(invalid(
+                key,
+                "(not a string)",
+                "a path to a file holding the secret",
+            ));
         };
         let secret = std::fs::read_to_string(&path)
             .map_err(|e| invalid(&key, path.display(), format!("a readable file ({e})")))?;
         t.remove(&fk);
-        t.insert(base, toml::Value::String(secret.trim_end_matches(['\n', '\r']).to_string()));
+        t.insert(
+            base,
+            toml::Value::String(secret.trim_end_matches(['\n', '\r']).to_string()),
+        );
     }
     let keys: Vec<String> = t.keys().cloned().collect();
     for k in keys {
-        let sub = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+        let sub = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
         match t.get_mut(&k) {
             Some(toml::Value::Table(inner)) => read_secret_files(inner, &sub)?,
             Some(toml::Value::Array(items)) => {
@@ -628,10 +729,21 @@ mod tests {
         let c = load(text, &[], &Overrides::default()).unwrap();
         assert_eq!(c.server.listen.port(), 9000);
         assert_eq!(c.business.name, "Tienda");
-        let c = load(text, &[("ATALAYA_LISTEN", "127.0.0.1:9001"), ("ATALAYA_BUSINESS__NAME", "Shop")], &Overrides::default()).unwrap();
+        let c = load(
+            text,
+            &[
+                ("ATALAYA_LISTEN", "127.0.0.1:9001"),
+                ("ATALAYA_BUSINESS__NAME", "Shop"),
+            ],
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(c.server.listen.port(), 9001);
         assert_eq!(c.business.name, "Shop");
-        let o = Overrides { listen: Some("127.0.0.1:9002".into()), data: Some("/tmp/b".into()) };
+        let o = Overrides {
+            listen: Some("127.0.0.1:9002".into()),
+            data: Some("/tmp/b".into()),
+        };
         let c = load(text, &[("ATALAYA_LISTEN", "127.0.0.1:9001")], &o).unwrap();
         assert_eq!(c.server.listen.port(), 9002);
         assert_eq!(c.server.data, PathBuf::from("/tmp/b"));
@@ -642,17 +754,47 @@ mod tests {
 
     #[test]
     fn errors_name_key_value_and_allowed() {
-        let e = load("[server]\nlisten = \"nope\"\n", &[], &Overrides::default()).unwrap_err().to_string();
+        let e = load("[server]\nlisten = \"nope\"\n", &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.listen") && e.contains("nope"), "{e}");
-        let e = load("[ingest]\nreopen_window = \"soon\"\n", &[], &Overrides::default()).unwrap_err().to_string();
-        assert!(e.contains("ingest.reopen_window") && e.contains("soon") && e.contains("30s"), "{e}");
-        let e = load("[log]\nformat = \"xml\"\n", &[], &Overrides::default()).unwrap_err().to_string();
-        assert!(e.contains("log.format") && e.contains("xml") && e.contains("json"), "{e}");
-        let e = load("[server]\nlisten_typo = 1\n", &[], &Overrides::default()).unwrap_err().to_string();
+        let e = load(
+            "[ingest]\nreopen_window = \"soon\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ingest.reopen_window") && e.contains("soon") && e.contains("30s"),
+            "{e}"
+        );
+        let e = load("[log]\nformat = \"xml\"\n", &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("log.format") && e.contains("xml") && e.contains("json"),
+            "{e}"
+        );
+        let e = load("[server]\nlisten_typo = 1\n", &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listen_typo"), "{e}");
-        let e = load("[[channel.webchat]]\nname = \"w\"\nallowed_origins = [\"https://a.example/path\"]\n", &[], &Overrides::default()).unwrap_err().to_string();
+        let e = load(
+            "[[channel.webchat]]\nname = \"w\"\nallowed_origins = [\"https://a.example/path\"]\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("allowed_origins") && e.contains("/path"), "{e}");
-        let e = load("[[channel.api]]\nname = \"a b\"\n", &[], &Overrides::default()).unwrap_err().to_string();
+        let e = load(
+            "[[channel.api]]\nname = \"a b\"\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("channel.api.name"), "{e}");
     }
 
@@ -669,7 +811,10 @@ mod tests {
         let shop = c.api_channel("shop").unwrap();
         assert_eq!(shop.token.as_ref().unwrap().expose(), "s3cret-token");
         let dump = c.to_masked_toml();
-        assert!(!dump.contains("s3cret") && !dump.contains("hush") && !dump.contains("imap-pass"), "{dump}");
+        assert!(
+            !dump.contains("s3cret") && !dump.contains("hush") && !dump.contains("imap-pass"),
+            "{dump}"
+        );
         assert!(dump.contains("********"));
         assert_eq!(c.pending_channels(), vec![("email", "support".to_string())]);
         assert!(!format!("{c:?}").contains("s3cret"));
@@ -679,15 +824,24 @@ mod tests {
     fn durations_parse() {
         assert_eq!(Dur::parse("250ms").unwrap().0, Duration::from_millis(250));
         assert_eq!(Dur::parse("2h").unwrap().0, Duration::from_secs(7200));
-        assert_eq!(Dur::parse("3 days").unwrap().0, Duration::from_secs(3 * 86400));
+        assert_eq!(
+            Dur::parse("3 days").unwrap().0,
+            Duration::from_secs(3 * 86400)
+        );
         assert!(Dur::parse("x").is_none() && Dur::parse("10 parsecs").is_none());
         assert_eq!(Dur::parse("90s").unwrap().to_string(), "90s");
     }
 
     #[test]
     fn origins_normalize() {
-        assert_eq!(normalize_origin("https://Shop.Example").unwrap(), "https://shop.example");
-        assert_eq!(normalize_origin("http://127.0.0.1:5000").unwrap(), "http://127.0.0.1:5000");
+        assert_eq!(
+            normalize_origin("https://Shop.Example").unwrap(),
+            "https://shop.example"
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:5000").unwrap(),
+            "http://127.0.0.1:5000"
+        );
         assert!(normalize_origin("https://a.example/x").is_none());
         assert!(normalize_origin("ftp://a.example").is_none());
     }

@@ -40,7 +40,8 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
@@ -88,20 +89,68 @@ impl Metrics {
     pub fn render(&self, gauges: &[(&str, String, f64, &str)]) -> String {
         let mut out = String::with_capacity(4096);
         let counters: [(&str, &Counter, &str); 11] = [
-            ("atalaya_commits_total", &self.commits, "Write transactions committed."),
-            ("atalaya_commit_failures_total", &self.commit_failures, "Write batches that failed."),
-            ("atalaya_committed_commands_total", &self.committed_commands, "Commands committed."),
-            ("atalaya_ingested_total", &self.ingested, "Inbound messages stored."),
-            ("atalaya_ingest_duplicates_total", &self.ingest_duplicates, "Inbound duplicates."),
-            ("atalaya_replies_queued_total", &self.replies_queued, "Replies put in the outbox."),
-            ("atalaya_deliveries_sent_total", &self.deliveries_sent, "Replies delivered."),
-            ("atalaya_deliveries_failed_total", &self.deliveries_failed, "Replies failed."),
-            ("atalaya_delivery_retries_total", &self.delivery_retries, "Delivery retries."),
-            ("atalaya_http_requests_total", &self.http_requests, "HTTP requests served."),
-            ("atalaya_login_failures_total", &self.login_failures, "Failed logins."),
+            (
+                "atalaya_commits_total",
+                &self.commits,
+                "Write transactions committed.",
+            ),
+            (
+                "atalaya_commit_failures_total",
+                &self.commit_failures,
+                "Write batches that failed.",
+            ),
+            (
+                "atalaya_committed_commands_total",
+                &self.committed_commands,
+                "Commands committed.",
+            ),
+            (
+                "atalaya_ingested_total",
+                &self.ingested,
+                "Inbound messages stored.",
+            ),
+            (
+                "atalaya_ingest_duplicates_total",
+                &self.ingest_duplicates,
+                "Inbound duplicates.",
+            ),
+            (
+                "atalaya_replies_queued_total",
+                &self.replies_queued,
+                "Replies put in the outbox.",
+            ),
+            (
+                "atalaya_deliveries_sent_total",
+                &self.deliveries_sent,
+                "Replies delivered.",
+            ),
+            (
+                "atalaya_deliveries_failed_total",
+                &self.deliveries_failed,
+                "Replies failed.",
+            ),
+            (
+                "atalaya_delivery_retries_total",
+                &self.delivery_retries,
+                "Delivery retries.",
+            ),
+            (
+                "atalaya_http_requests_total",
+                &self.http_requests,
+                "HTTP requests served.",
+            ),
+            (
+                "atalaya_login_failures_total",
+                &self.login_failures,
+                "Failed logins.",
+            ),
         ];
         for (name, c, help) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.get());
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.get()
+            );
         }
         self.commit_latency.render(
             &mut out,

@@ -24,46 +24,93 @@ async fn setup(extra: &str) -> T {
     let dir = tempfile::tempdir().unwrap();
     let cfg_path = dir.path().join("c.toml");
     std::fs::write(&cfg_path, extra).unwrap();
-    let ov = Overrides { listen: None, data: Some(dir.path().join("data")) };
+    let ov = Overrides {
+        listen: None,
+        data: Some(dir.path().join("data")),
+    };
     let cfg = Config::load(Some(&cfg_path), std::iter::empty(), &ov).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(&cfg.server.data, StoreOptions::default(), clock.clone(), Arc::new(Metrics::default())).unwrap();
+    let store = Store::open(
+        &cfg.server.data,
+        StoreOptions::default(),
+        clock.clone(),
+        Arc::new(Metrics::default()),
+    )
+    .unwrap();
     let registry = Arc::new(Registry::new(clock.clone()));
     let app = Arc::new(App::new(store, Arc::new(cfg), clock, registry));
-    auth::create_user(&app.store, "admin@x.test", "Admin", Role::Admin, "admin-pass-1").await.unwrap();
+    auth::create_user(
+        &app.store,
+        "admin@x.test",
+        "Admin",
+        Role::Admin,
+        "admin-pass-1",
+    )
+    .await
+    .unwrap();
     let router = atalaya::web::router(app.clone());
-    let mut t = T { app, router, admin: String::new(), _dir: dir };
+    let mut t = T {
+        app,
+        router,
+        admin: String::new(),
+        _dir: dir,
+    };
     t.admin = t.login("admin@x.test", "admin-pass-1").await;
     t
 }
 
 impl T {
-    async fn call(&self, method: &str, uri: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        let req = req.header("content-type", "application/json").body(Body::from(body.unwrap_or("").to_string())).unwrap();
+        let req = req
+            .header("content-type", "application/json")
+            .body(Body::from(body.unwrap_or("").to_string()))
+            .unwrap();
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let v = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        let v = serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
         (status, v)
     }
 
     async fn login(&self, email: &str, password: &str) -> String {
-        let (s, v) = self.call("POST", "/api/v1/login", None, Some(&json!({"email": email, "password": password}).to_string())).await;
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/login",
+                None,
+                Some(&json!({"email": email, "password": password}).to_string()),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["token"].as_str().unwrap().to_string()
     }
 
     async fn user(&self, email: &str, role: Role) -> String {
-        auth::create_user(&self.app.store, email, "Someone Else", role, "password-123").await.unwrap();
+        auth::create_user(&self.app.store, email, "Someone Else", role, "password-123")
+            .await
+            .unwrap();
         self.login(email, "password-123").await
     }
 
     async fn inbound(&self, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call("POST", "/api/v1/inbound", Some(token), Some(&body.to_string())).await
+        self.call(
+            "POST",
+            "/api/v1/inbound",
+            Some(token),
+            Some(&body.to_string()),
+        )
+        .await
     }
 }
 
@@ -73,7 +120,9 @@ fn msg(ext: &str, handle: &str, text: &str) -> Value {
 
 fn assert_error(s: StatusCode, v: &Value, want: StatusCode, contains: &str) {
     assert_eq!(s, want, "{v}");
-    let e = v["error"].as_str().unwrap_or_else(|| panic!("no JSON error in {v}"));
+    let e = v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no JSON error in {v}"));
     assert!(e.contains(contains), "{e:?} should mention {contains:?}");
 }
 
@@ -81,17 +130,46 @@ fn assert_error(s: StatusCode, v: &Value, want: StatusCode, contains: &str) {
 async fn login_happy_wrong_bad_and_throttled() {
     let t = setup("").await;
     assert!(!t.admin.is_empty());
-    let (s, v) = t.call("POST", "/api/v1/login", None, Some(r#"{"email":"admin@x.test","password":"nope-nope"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(r#"{"email":"admin@x.test","password":"nope-nope"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::UNAUTHORIZED, "wrong email or password");
-    let (s, v) = t.call("POST", "/api/v1/login", None, Some(r#"{"email":"ghost@x.test","password":"nope-nope"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(r#"{"email":"ghost@x.test","password":"nope-nope"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::UNAUTHORIZED, "wrong email or password");
     let (s, v) = t.call("POST", "/api/v1/login", None, Some("{nope")).await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "invalid JSON");
-    let (s, v) = t.call("POST", "/api/v1/login", None, Some(r#"{"email":"a@x.test"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(r#"{"email":"a@x.test"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "password");
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        last = t.call("POST", "/api/v1/login", None, Some(r#"{"email":"admin@x.test","password":"x"}"#)).await.0;
+        last = t
+            .call(
+                "POST",
+                "/api/v1/login",
+                None,
+                Some(r#"{"email":"admin@x.test","password":"x"}"#),
+            )
+            .await
+            .0;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
@@ -99,30 +177,55 @@ async fn login_happy_wrong_bad_and_throttled() {
 #[tokio::test]
 async fn inbound_creates_dedupes_and_rejects_bad_input() {
     let t = setup("[[channel.api]]\nname = \"shop\"\ntoken = \"shop-token-123\"\n").await;
-    let (s, a) = t.inbound(&t.admin, msg("e1", "@ana", "me cobraron dos veces")).await;
+    let (s, a) = t
+        .inbound(&t.admin, msg("e1", "@ana", "me cobraron dos veces"))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
     assert_eq!(a["duplicate"], false);
     let (s, b) = t.inbound(&t.admin, msg("e1", "@ana", "otra cosa")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["duplicate"], true);
-    assert_eq!((a["message_id"].clone(), a["conversation_id"].clone()), (b["message_id"].clone(), b["conversation_id"].clone()));
+    assert_eq!(
+        (a["message_id"].clone(), a["conversation_id"].clone()),
+        (b["message_id"].clone(), b["conversation_id"].clone())
+    );
 
-    let (s, v) = t.inbound(&t.admin, json!({"external_id": "e2", "text": "x"})).await;
+    let (s, v) = t
+        .inbound(&t.admin, json!({"external_id": "e2", "text": "x"}))
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "from");
-    let (s, v) = t.inbound(&t.admin, json!({"from": {"handle": "@a"}, "text": "x"})).await;
+    let (s, v) = t
+        .inbound(&t.admin, json!({"from": {"handle": "@a"}, "text": "x"}))
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "external_id");
-    let (s, v) = t.inbound(&t.admin, json!({"external_id": "e3", "from": {"handle": "@a"}})).await;
+    let (s, v) = t
+        .inbound(
+            &t.admin,
+            json!({"external_id": "e3", "from": {"handle": "@a"}}),
+        )
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "text or html");
-    let (s, v) = t.call("POST", "/api/v1/inbound", Some(&t.admin), Some("[1,2")).await;
+    let (s, v) = t
+        .call("POST", "/api/v1/inbound", Some(&t.admin), Some("[1,2"))
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "invalid JSON");
-    let (s, v) = t.call("POST", "/api/v1/inbound", Some(&t.admin), None).await;
+    let (s, v) = t
+        .call("POST", "/api/v1/inbound", Some(&t.admin), None)
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "empty");
     let mut bad_time = msg("e4", "@a", "x");
     bad_time["sent_at"] = json!("yesterday");
     let (s, v) = t.inbound(&t.admin, bad_time).await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "sent_at");
 
-    let (s, v) = t.call("POST", "/api/v1/inbound", None, Some(&msg("e5", "@a", "x").to_string())).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/v1/inbound",
+            None,
+            Some(&msg("e5", "@a", "x").to_string()),
+        )
+        .await;
     assert_error(s, &v, StatusCode::UNAUTHORIZED, "Bearer");
     let (s, v) = t.inbound("wrong-token", msg("e5", "@a", "x")).await;
     assert_error(s, &v, StatusCode::UNAUTHORIZED, "authentication");
@@ -132,9 +235,13 @@ async fn inbound_creates_dedupes_and_rejects_bad_input() {
     shop["channel"] = json!("shop");
     let (s, _) = t.inbound("shop-token-123", shop.clone()).await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, v) = t.inbound("shop-token-123", msg("s2", "@luis", "hola")).await;
+    let (s, v) = t
+        .inbound("shop-token-123", msg("s2", "@luis", "hola"))
+        .await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "shop");
-    let (s, v) = t.call("GET", "/api/v1/conversations", Some("shop-token-123"), None).await;
+    let (s, v) = t
+        .call("GET", "/api/v1/conversations", Some("shop-token-123"), None)
+        .await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "channel token");
     let mut nowhere = msg("n1", "@a", "x");
     nowhere["channel"] = json!("nowhere");
@@ -149,27 +256,56 @@ async fn inbound_creates_dedupes_and_rejects_bad_input() {
         .inbound(&t.admin, json!({"external_id": "h1", "from": {"handle": "@h"}, "html": "<p>Hola<script>alert(1)</script></p>"}))
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (_, d) = t.call("GET", &format!("/api/v1/conversations/{}", h["conversation_id"]), Some(&t.admin), None).await;
+    let (_, d) = t
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", h["conversation_id"]),
+            Some(&t.admin),
+            None,
+        )
+        .await;
     assert_eq!(d["messages"][0]["text"], "Hola");
-    assert!(!d["messages"][0]["html"].as_str().unwrap().contains("script"));
+    assert!(
+        !d["messages"][0]["html"]
+            .as_str()
+            .unwrap()
+            .contains("script")
+    );
 }
 
 #[tokio::test]
 async fn conversations_list_paginates_filters_and_validates() {
     let t = setup("").await;
     for i in 0..5 {
-        let (s, _) = t.inbound(&t.admin, msg(&format!("e{i}"), &format!("@user{i}"), "hola")).await;
+        let (s, _) = t
+            .inbound(
+                &t.admin,
+                msg(&format!("e{i}"), &format!("@user{i}"), "hola"),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED);
     }
     let mut seen = Vec::new();
     let mut cursor = String::new();
     for _ in 0..5 {
-        let (s, v) = t.call("GET", &format!("/api/v1/conversations?limit=2&sort=newest&cursor={cursor}"), Some(&t.admin), None).await;
+        let (s, v) = t
+            .call(
+                "GET",
+                &format!("/api/v1/conversations?limit=2&sort=newest&cursor={cursor}"),
+                Some(&t.admin),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         for it in v["items"].as_array().unwrap() {
             seen.push(it["id"].as_u64().unwrap());
             assert_eq!(it["priority"], "P4");
-            assert!(it["contact"]["handle"].as_str().unwrap().starts_with("@user"));
+            assert!(
+                it["contact"]["handle"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("@user")
+            );
         }
         match v["next_cursor"].as_str() {
             Some(c) => cursor = c.to_string(),
@@ -181,16 +317,52 @@ async fn conversations_list_paginates_filters_and_validates() {
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first");
     let first = seen[0];
-    let (s, _) = t.call("POST", &format!("/api/v1/conversations/{first}/status"), Some(&t.admin), Some(r#"{"status":"resolved"}"#)).await;
+    let (s, _) = t
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{first}/status"),
+            Some(&t.admin),
+            Some(r#"{"status":"resolved"}"#),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, open) = t.call("GET", "/api/v1/conversations", Some(&t.admin), None).await;
+    let (_, open) = t
+        .call("GET", "/api/v1/conversations", Some(&t.admin), None)
+        .await;
     assert_eq!(open["items"].as_array().unwrap().len(), 4);
-    let (_, resolved) = t.call("GET", "/api/v1/conversations?status=resolved", Some(&t.admin), None).await;
+    let (_, resolved) = t
+        .call(
+            "GET",
+            "/api/v1/conversations?status=resolved",
+            Some(&t.admin),
+            None,
+        )
+        .await;
     assert_eq!(resolved["items"][0]["id"].as_u64(), Some(first));
-    let (_, all) = t.call("GET", "/api/v1/conversations?status=all&sort=oldest", Some(&t.admin), None).await;
+    let (_, all) = t
+        .call(
+            "GET",
+            "/api/v1/conversations?status=all&sort=oldest",
+            Some(&t.admin),
+            None,
+        )
+        .await;
     assert_eq!(all["items"].as_array().unwrap().len(), 5);
-    for (q, what) in [("status=closed", "status"), ("sort=best", "sort"), ("limit=0", "limit"), ("limit=x", "limit"), ("cursor=zz", "cursor")] {
-        let (s, v) = t.call("GET", &format!("/api/v1/conversations?{q}"), Some(&t.admin), None).await;
+    for (q, what) in [
+        ("status=closed", "status"),
+        ("sort=best", "sort"),
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("cursor=zz", "cursor"),
+    ] {
+        let (s, v) = t
+            .call(
+                "GET",
+                &format!("/api/v1/conversations?{q}"),
+                Some(&t.admin),
+                None,
+            )
+            .await;
         assert_error(s, &v, StatusCode::BAD_REQUEST, what);
     }
     let (s, v) = t.call("GET", "/api/v1/conversations", None, None).await;
@@ -200,7 +372,9 @@ async fn conversations_list_paginates_filters_and_validates() {
 #[tokio::test]
 async fn detail_reply_status_and_permissions() {
     let t = setup("").await;
-    let (_, a) = t.inbound(&t.admin, msg("e1", "@ana", "no me llegó el pedido")).await;
+    let (_, a) = t
+        .inbound(&t.admin, msg("e1", "@ana", "no me llegó el pedido"))
+        .await;
     let id = a["conversation_id"].as_u64().unwrap();
     let url = format!("/api/v1/conversations/{id}");
     let (s, d) = t.call("GET", &url, Some(&t.admin), None).await;
@@ -208,48 +382,139 @@ async fn detail_reply_status_and_permissions() {
     assert_eq!(d["messages"][0]["direction"], "in");
     assert_eq!(d["triage"]["priority"], "P4");
     assert!(d["triage"]["reasons"].is_array());
-    let (s, v) = t.call("GET", "/api/v1/conversations/999999", Some(&t.admin), None).await;
+    let (s, v) = t
+        .call("GET", "/api/v1/conversations/999999", Some(&t.admin), None)
+        .await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "999999");
-    let (s, v) = t.call("GET", "/api/v1/conversations/abc", Some(&t.admin), None).await;
+    let (s, v) = t
+        .call("GET", "/api/v1/conversations/abc", Some(&t.admin), None)
+        .await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "abc");
 
-    let (s, r) = t.call("POST", &format!("{url}/messages"), Some(&t.admin), Some(r#"{"text":"Hola Ana, lo miramos"}"#)).await;
+    let (s, r) = t
+        .call(
+            "POST",
+            &format!("{url}/messages"),
+            Some(&t.admin),
+            Some(r#"{"text":"Hola Ana, lo miramos"}"#),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     assert_eq!(r["delivery"], "queued");
-    let (s, n) = t.call("POST", &format!("{url}/messages"), Some(&t.admin), Some(r#"{"text":"nota interna","note":true}"#)).await;
+    let (s, n) = t
+        .call(
+            "POST",
+            &format!("{url}/messages"),
+            Some(&t.admin),
+            Some(r#"{"text":"nota interna","note":true}"#),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert!(n["delivery"].is_null());
-    let (s, v) = t.call("POST", &format!("{url}/messages"), Some(&t.admin), Some(r#"{"text":"x","private":true}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/messages"),
+            Some(&t.admin),
+            Some(r#"{"text":"x","private":true}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "private");
-    let (s, v) = t.call("POST", &format!("{url}/messages"), Some(&t.admin), Some(r#"{"text":"   "}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/messages"),
+            Some(&t.admin),
+            Some(r#"{"text":"   "}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "empty");
-    let (s, v) = t.call("POST", "/api/v1/conversations/424242/messages", Some(&t.admin), Some(r#"{"text":"x"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/v1/conversations/424242/messages",
+            Some(&t.admin),
+            Some(r#"{"text":"x"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "424242");
     let (_, d) = t.call("GET", &url, Some(&t.admin), None).await;
-    let dirs: Vec<&str> = d["messages"].as_array().unwrap().iter().map(|m| m["direction"].as_str().unwrap()).collect();
+    let dirs: Vec<&str> = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["direction"].as_str().unwrap())
+        .collect();
     assert_eq!(dirs, ["in", "out", "note"]);
     assert!(d["first_response_at"].is_string() && d["waiting_since"].is_null());
     // Without a webhook the reply waits, visible, in the outbox.
-    let (_, w) = t.call("GET", "/api/v1/admin/workers", Some(&t.admin), None).await;
+    let (_, w) = t
+        .call("GET", "/api/v1/admin/workers", Some(&t.admin), None)
+        .await;
     assert_eq!(w["outbox"]["open"], 1);
-    assert!(w["outbox"]["with_errors"][0]["last_error"].as_str().unwrap().contains("webhook_url"));
+    assert!(
+        w["outbox"]["with_errors"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("webhook_url")
+    );
 
-    let (s, v) = t.call("POST", &format!("{url}/status"), Some(&t.admin), Some(r#"{"status":"closed"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/status"),
+            Some(&t.admin),
+            Some(r#"{"status":"closed"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "closed");
-    let (s, v) = t.call("POST", &format!("{url}/status"), Some(&t.admin), Some(r#"{"status":"snoozed"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/status"),
+            Some(&t.admin),
+            Some(r#"{"status":"snoozed"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::BAD_REQUEST, "until");
-    let (s, v) = t.call("POST", &format!("{url}/status"), Some(&t.admin), Some(r#"{"status":"snoozed","until":"2030-01-01T09:00:00Z"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/status"),
+            Some(&t.admin),
+            Some(r#"{"status":"snoozed","until":"2030-01-01T09:00:00Z"}"#),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = t.call("POST", "/api/v1/conversations/77777/status", Some(&t.admin), Some(r#"{"status":"open"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/api/v1/conversations/77777/status",
+            Some(&t.admin),
+            Some(r#"{"status":"open"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "77777");
 
     // Roles: an auditor reads but cannot change; an agent of another team
     // cannot see a team's conversation.
     let auditor = t.user("audit@x.test", Role::Auditor).await;
-    assert_eq!(t.call("GET", &url, Some(&auditor), None).await.0, StatusCode::OK);
-    let (s, v) = t.call("POST", &format!("{url}/messages"), Some(&auditor), Some(r#"{"text":"x"}"#)).await;
+    assert_eq!(
+        t.call("GET", &url, Some(&auditor), None).await.0,
+        StatusCode::OK
+    );
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/messages"),
+            Some(&auditor),
+            Some(r#"{"text":"x"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "auditor");
-    let (s, _) = t.call("GET", "/api/v1/admin/workers", Some(&auditor), None).await;
+    let (s, _) = t
+        .call("GET", "/api/v1/admin/workers", Some(&auditor), None)
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let conv = ConversationId(id);
     t.app
@@ -265,9 +530,23 @@ async fn detail_reply_status_and_permissions() {
     let agent = t.user("agent@x.test", Role::Agent).await;
     let (s, v) = t.call("GET", &url, Some(&agent), None).await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "see this conversation");
-    let (_, list) = t.call("GET", "/api/v1/conversations?status=all", Some(&agent), None).await;
+    let (_, list) = t
+        .call(
+            "GET",
+            "/api/v1/conversations?status=all",
+            Some(&agent),
+            None,
+        )
+        .await;
     assert!(list["items"].as_array().unwrap().is_empty());
-    let (s, v) = t.call("POST", &format!("{url}/status"), Some(&agent), Some(r#"{"status":"resolved"}"#)).await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("{url}/status"),
+            Some(&agent),
+            Some(r#"{"status":"resolved"}"#),
+        )
+        .await;
     assert_error(s, &v, StatusCode::FORBIDDEN, "act on");
     assert!(t.app.store.verify().unwrap().ok());
 }

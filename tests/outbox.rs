@@ -12,16 +12,33 @@ use axum::http::{HeaderMap, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// (idempotency key, signature, timestamp, body) of each request.
+type Seen = Vec<(String, String, String, String)>;
+
 #[derive(Clone, Default)]
 struct Receiver {
-    seen: Arc<Mutex<Vec<(String, String, String, String)>>>,
+    seen: Arc<Mutex<Seen>>,
     script: Arc<Mutex<Vec<&'static str>>>,
 }
 
 async fn receiver(r: Receiver) -> String {
-    async fn hook(axum::extract::State(r): axum::extract::State<Receiver>, h: HeaderMap, body: String) -> (StatusCode, &'static str) {
-        let get = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        r.seen.lock().unwrap().push((get("idempotency-key"), get("x-atalaya-signature"), get("x-atalaya-timestamp"), body));
+    async fn hook(
+        axum::extract::State(r): axum::extract::State<Receiver>,
+        h: HeaderMap,
+        body: String,
+    ) -> (StatusCode, &'static str) {
+        let get = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        r.seen.lock().unwrap().push((
+            get("idempotency-key"),
+            get("x-atalaya-signature"),
+            get("x-atalaya-timestamp"),
+            body,
+        ));
         let next = {
             let mut s = r.script.lock().unwrap();
             if s.is_empty() { "ok" } else { s.remove(0) }
@@ -36,14 +53,22 @@ async fn receiver(r: Receiver) -> String {
             _ => (StatusCode::OK, "ok"),
         }
     }
-    let app = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(r);
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(r);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     format!("http://{addr}/hook")
 }
 
-async fn setup(url: &str) -> (Arc<App>, tempfile::TempDir, tokio::sync::watch::Sender<bool>) {
+async fn setup(
+    url: &str,
+) -> (
+    Arc<App>,
+    tempfile::TempDir,
+    tokio::sync::watch::Sender<bool>,
+) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.toml");
@@ -55,26 +80,56 @@ async fn setup(url: &str) -> (Arc<App>, tempfile::TempDir, tokio::sync::watch::S
         ),
     )
     .unwrap();
-    let cfg = Config::load(Some(&p), std::iter::empty(), &Overrides { listen: None, data: Some(dir.path().join("d")) }).unwrap();
+    let cfg = Config::load(
+        Some(&p),
+        std::iter::empty(),
+        &Overrides {
+            listen: None,
+            data: Some(dir.path().join("d")),
+        },
+    )
+    .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(&cfg.server.data, StoreOptions::default(), clock.clone(), Arc::new(Metrics::default())).unwrap();
+    let store = Store::open(
+        &cfg.server.data,
+        StoreOptions::default(),
+        clock.clone(),
+        Arc::new(Metrics::default()),
+    )
+    .unwrap();
     let reg = Arc::new(Registry::new(clock.clone()));
     let app = Arc::new(App::new(store, Arc::new(cfg), clock, reg.clone()));
     let (stop, rx) = tokio::sync::watch::channel(false);
     let a = app.clone();
-    workers::spawn(move || workers::outbox::OutboxWorker::new(a.clone()), reg, rx, Some(app.outbox_wake.clone()));
+    workers::spawn(
+        move || workers::outbox::OutboxWorker::new(a.clone()),
+        reg,
+        rx,
+        Some(app.outbox_wake.clone()),
+    );
     (app, dir, stop)
 }
 
 async fn conversation(app: &App) -> (Caller, ConversationId) {
-    let admin = auth::create_user(&app.store, "a@x.test", "Ana Agent", Role::Admin, "password-1").await.unwrap();
+    let admin = auth::create_user(
+        &app.store,
+        "a@x.test",
+        "Ana Agent",
+        Role::Admin,
+        "password-1",
+    )
+    .await
+    .unwrap();
     let out = app
         .ingest(atalaya::ingest::InboundMessage {
             channel: "api".into(),
             kind: ChannelKind::Api,
             external_id: "in-1".into(),
             thread: Some("t-1".into()),
-            author: atalaya::ingest::AuthorProfile { handle: "@cli".into(), ..Default::default() },
+            author: atalaya::ingest::AuthorProfile {
+                handle: "@cli".into(),
+                ..Default::default()
+            },
             text: "¿dónde está mi pedido?".into(),
             html: None,
             subject: None,
@@ -91,7 +146,12 @@ use atalaya::app::Caller;
 
 async fn wait_delivery(app: &App, id: MessageId, want: Delivery) -> Message {
     for _ in 0..200 {
-        let m = app.store.read(move |r| r.message(id)).await.unwrap().unwrap();
+        let m = app
+            .store
+            .read(move |r| r.message(id))
+            .await
+            .unwrap()
+            .unwrap();
         if m.delivery == Some(want) {
             return m;
         }
@@ -107,7 +167,16 @@ async fn retries_keep_one_idempotency_key_until_delivered() {
     let url = receiver(r.clone()).await;
     let (app, _dir, _stop) = setup(&url).await;
     let (caller, conv) = conversation(&app).await;
-    let out = app.reply(&caller, conv, "Sale hoy, perdón por la espera", false, false).await.unwrap();
+    let out = app
+        .reply(
+            &caller,
+            conv,
+            "Sale hoy, perdón por la espera",
+            false,
+            false,
+        )
+        .await
+        .unwrap();
     assert_eq!(out.delivery, Some(Delivery::Queued));
     let m = wait_delivery(&app, out.message, Delivery::Sent).await;
     assert!(m.delivery_detail.is_none());
@@ -117,7 +186,8 @@ async fn retries_keep_one_idempotency_key_until_delivered() {
     assert!(key.starts_with("atalaya-"));
     for (k, sig, ts, body) in &seen {
         assert_eq!(k, key, "every retry carries the same key");
-        let expect = atalaya::channels::api::signature("hook-secret", ts.parse().unwrap(), body.as_bytes());
+        let expect =
+            atalaya::channels::api::signature("hook-secret", ts.parse().unwrap(), body.as_bytes());
         assert_eq!(sig, &expect);
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v["thread"], "t-1");
@@ -135,9 +205,16 @@ async fn permanent_refusal_marks_the_reply_failed_with_the_reason() {
     let url = receiver(r.clone()).await;
     let (app, _dir, _stop) = setup(&url).await;
     let (caller, conv) = conversation(&app).await;
-    let out = app.reply(&caller, conv, "hola", false, false).await.unwrap();
+    let out = app
+        .reply(&caller, conv, "hola", false, false)
+        .await
+        .unwrap();
     let m = wait_delivery(&app, out.message, Delivery::Failed).await;
-    assert!(m.delivery_detail.unwrap().contains("recipient blocked the business"));
+    assert!(
+        m.delivery_detail
+            .unwrap()
+            .contains("recipient blocked the business")
+    );
     assert_eq!(r.seen.lock().unwrap().len(), 1, "a 4xx is not retried");
 }
 
@@ -149,8 +226,14 @@ async fn unreachable_webhook_gives_up_after_max_attempts() {
     drop(l);
     let (app, _dir, _stop) = setup(&url).await;
     let (caller, conv) = conversation(&app).await;
-    let out = app.reply(&caller, conv, "hola", false, false).await.unwrap();
+    let out = app
+        .reply(&caller, conv, "hola", false, false)
+        .await
+        .unwrap();
     let m = wait_delivery(&app, out.message, Delivery::Failed).await;
     let detail = m.delivery_detail.unwrap();
-    assert!(detail.contains("gave up after 6 attempts") && detail.contains("unreachable"), "{detail}");
+    assert!(
+        detail.contains("gave up after 6 attempts") && detail.contains("unreachable"),
+        "{detail}"
+    );
 }

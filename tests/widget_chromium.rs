@@ -26,27 +26,8 @@ const SECOND: &str = "¡Gracias! Quedo atenta.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn widget_round_trip_in_chromium() {
-    for bin in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(bin).exists(),
-            "{bin} is missing: this test needs Chromium and chromedriver; run `tests/run`, \
-             which installs them"
-        );
-    }
-
-    // The business's website, on its own origin.
-    let host = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind host page");
-    let host_port = host.local_addr().unwrap().port();
-    let host_origin = format!("http://127.0.0.1:{host_port}");
-    let server = Server::start(&format!(
-        "\n[[channel.webchat]]\nname = \"webchat\"\nallowed_origins = [\"{host_origin}\"]\n"
-    ))
-    .await;
+    let (server, host_origin) = start_server_and_host().await;
     let base = &server.base_url();
-    tokio::spawn(serve_host_page(host, server.port()));
-
     let api = &Server::client();
     let token = &server.admin_token().await;
 
@@ -213,6 +194,119 @@ async fn widget_round_trip_in_chromium() {
     );
 
     wd.quit().await;
+}
+
+/// A send while the server is down shows an error and keeps the text; the retry
+/// after a restart goes through; a session the server no longer knows (401)
+/// brings back the name form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn widget_send_failure_and_lost_session() {
+    let (mut server, host_origin) = start_server_and_host().await;
+    let wd = WebDriver::start().await;
+    wd.navigate(&format!("{host_origin}/")).await;
+    let launcher = wd.wait_displayed("[data-atalaya=launcher]").await;
+    wd.click(&launcher).await;
+    let name = wd.wait_displayed("[data-atalaya=name]").await;
+    wd.send_keys(&name, "Visitante\u{E007}").await; // Enter submits the name form
+    let input = wd.wait_displayed("[data-atalaya=input]").await;
+
+    server.kill9();
+    let text = "¿Seguís ahí?";
+    wd.send_keys(&input, text).await;
+    let send = wd.find("[data-atalaya=send]").await.expect("send button");
+    wd.click(&send).await;
+    let error = wait_for(Duration::from_secs(10), || async {
+        let el = wd.find("[data-atalaya=error]").await?;
+        let t = wd.text(&el).await;
+        (!t.is_empty()).then_some(t)
+    })
+    .await;
+    assert!(
+        error.is_some(),
+        "no error line after a failed send: {}",
+        wd.dump().await
+    );
+    let kept = wd.execute(
+        "return document.querySelector('[data-atalaya=input]').value",
+        json!([]),
+    );
+    assert_eq!(
+        kept.await,
+        json!(text),
+        "the typed text was not kept after a failed send"
+    );
+    assert!(
+        wd.messages().await.is_empty(),
+        "a failed send was shown as sent"
+    );
+
+    server.restart().await;
+    wd.click(&send).await;
+    let shown = wd.wait_messages(|m| has(m, "in", text)).await;
+    let log = server.log();
+    assert!(
+        shown.is_some(),
+        "retry failed: {}\n--- server log ---\n{log}",
+        wd.dump().await
+    );
+    let el = wd.find("[data-atalaya=error]").await.expect("error line");
+    assert_eq!(
+        wd.text(&el).await,
+        "",
+        "the error line stayed after a good send"
+    );
+
+    // The server forgets the session: the widget starts over with the name form.
+    let base = server.base_url();
+    let key = format!("atalaya-widget:{base}:webchat");
+    let bogus = json!({"token": "not-a-valid-token", "name": "Visitante"}).to_string();
+    wd.execute(
+        "localStorage.setItem(arguments[0], arguments[1])",
+        json!([key, bogus]),
+    )
+    .await;
+    wd.refresh().await;
+    let launcher = wd.wait_displayed("[data-atalaya=launcher]").await;
+    if !wd.displayed_now("[data-atalaya=panel]").await {
+        wd.click(&launcher).await;
+    }
+    wd.wait_displayed("[data-atalaya=name]").await;
+    let stored = wd.execute("return localStorage.getItem(arguments[0])", json!([key]));
+    assert_eq!(
+        stored.await,
+        Value::Null,
+        "the dead session stayed in localStorage"
+    );
+    assert!(
+        wd.messages().await.is_empty(),
+        "messages shown without a session"
+    );
+
+    wd.quit().await;
+}
+
+/// Check the browser is installed, then start the server with a webchat channel
+/// that allows a second local origin serving the host page. Returns the server
+/// and that origin.
+async fn start_server_and_host() -> (Server, String) {
+    for bin in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(bin).exists(),
+            "{bin} is missing: this test needs Chromium and chromedriver; run `tests/run`, \
+             which installs them"
+        );
+    }
+    // The business's website, on its own origin.
+    let host = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind host page");
+    let host_origin = format!("http://127.0.0.1:{}", host.local_addr().unwrap().port());
+    let server = Server::start(&format!(
+        "\n[[channel.webchat]]\nname = \"webchat\"\nallowed_origins = [\"{host_origin}\"]\n"
+    ))
+    .await;
+    tokio::spawn(serve_host_page(host, server.port()));
+    (server, host_origin)
 }
 
 /// Whether the widget's message list (as returned by `WebDriver::messages`)
@@ -561,8 +655,7 @@ impl Drop for WebDriver {
                     self.port
                 );
                 if s.write_all(req.as_bytes()).is_ok() {
-                    let mut sink = Vec::new();
-                    let _ = s.read_to_end(&mut sink);
+                    read_http_response(&mut s);
                 }
             }
         }
@@ -576,6 +669,31 @@ impl Drop for WebDriver {
                 .status();
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// Read one HTTP/1.1 response (headers, then `Content-Length` bytes) and
+/// discard it; chromedriver may keep the connection open after answering.
+fn read_http_response(s: &mut std::net::TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + len {
+            return;
         }
     }
 }

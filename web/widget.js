@@ -250,7 +250,8 @@
     }
   });
 
-  var sending = false;
+  // A retry of the same text reuses its client_id, so the server stores it once.
+  var sending = false, pending = null;
   composer.addEventListener('submit', async function (ev) {
     ev.preventDefault();
     var text = input.value.trim(), g = gen;
@@ -260,9 +261,11 @@
     error.textContent = '';
     status.textContent = T.sending;
     try {
-      var r = await api('POST', '/widget/v1/messages', { text: text });
+      if (!pending || pending.text !== text) pending = { text: text, id: Date.now().toString(36) + Math.random().toString(36).slice(2) };
+      var r = await api('POST', '/widget/v1/messages', { text: text, client_id: pending.id });
       if (g === gen) {
         input.value = '';
+        pending = null;
         if (r && typeof r.message_id === 'number') {
           addMessage({ id: r.message_id, direction: 'in', text: text, author: session.name, sent_at: new Date().toISOString() });
         }

@@ -26,7 +26,11 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
 
 pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -45,13 +49,18 @@ pub fn token_hash(token: &str) -> String {
 /// Compare secrets in time independent of where they differ.
 pub fn constant_eq(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 fn valid_email(email: &str) -> bool {
     let email = email.trim();
     email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
         && !email.contains(char::is_whitespace)
 }
 
@@ -64,7 +73,9 @@ pub async fn create_user(
     password: &str,
 ) -> Result<User, AppError> {
     if !valid_email(email) {
-        return Err(AppError::Invalid(format!("{email:?} is not an email address")));
+        return Err(AppError::Invalid(format!(
+            "{email:?} is not an email address"
+        )));
     }
     let hash = {
         let password = password.to_string();
@@ -76,7 +87,9 @@ pub async fn create_user(
     store
         .write(move |tx| {
             if tx.user_by_email(&email)?.is_some() {
-                return Ok(Err(AppError::Conflict(format!("a user with email {email} exists"))));
+                return Ok(Err(AppError::Conflict(format!(
+                    "a user with email {email} exists"
+                ))));
             }
             let user = User {
                 id: UserId(tx.next_id()),
@@ -110,7 +123,9 @@ pub async fn set_password(store: &Store, email: &str, password: &str) -> Result<
     store
         .write(move |tx| {
             let Some(mut user) = tx.user_by_email(&email)? else {
-                return Ok(Err(AppError::NotFound(format!("no user with email {email}"))));
+                return Ok(Err(AppError::NotFound(format!(
+                    "no user with email {email}"
+                ))));
             };
             user.password_hash = hash;
             tx.put_user(&user)?;
@@ -152,7 +167,10 @@ impl App {
     /// Check credentials and hand out an API bearer token.
     pub async fn login(&self, email: &str, password: &str) -> Result<String, AppError> {
         let email_owned = email.to_string();
-        let user = self.store.read(move |r| r.user_by_email(&email_owned)).await?;
+        let user = self
+            .store
+            .read(move |r| r.user_by_email(&email_owned))
+            .await?;
         let password = password.to_string();
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let ok = tokio::task::spawn_blocking(move || match hash {
@@ -197,9 +215,11 @@ impl App {
         let found = self
             .store
             .read(move |r| match r.token(&hash)? {
-                Some(Token { subject: TokenSubject::Api(u), expires_at, .. }) if expires_at > now => {
-                    r.user(u)
-                }
+                Some(Token {
+                    subject: TokenSubject::Api(u),
+                    expires_at,
+                    ..
+                }) if expires_at > now => r.user(u),
                 _ => Ok(None),
             })
             .await?;
@@ -207,10 +227,10 @@ impl App {
             return Ok(Caller::Staff(user));
         }
         for ch in &self.config.channel.api {
-            if let Some(t) = &ch.token {
-                if constant_eq(t.expose(), bearer) {
-                    return Ok(Caller::Channel(ch.name.clone()));
-                }
+            if let Some(t) = &ch.token
+                && constant_eq(t.expose(), bearer)
+            {
+                return Ok(Caller::Channel(ch.name.clone()));
             }
         }
         Err(AppError::Unauthorized)

@@ -43,7 +43,10 @@ pub struct ReplyOutcome {
     pub delivery: Option<Delivery>,
 }
 
-fn load_view(r: &crate::store::Reader, conv: Conversation) -> Result<ConversationView, crate::store::StoreError> {
+fn load_view(
+    r: &crate::store::Reader,
+    conv: Conversation,
+) -> Result<ConversationView, crate::store::StoreError> {
     Ok(ConversationView {
         contact: r.contact(conv.contact)?,
         identity: r.identity(conv.identity)?,
@@ -60,26 +63,38 @@ fn load_view(r: &crate::store::Reader, conv: Conversation) -> Result<Conversatio
 }
 
 impl App {
-    pub async fn list_conversations(&self, caller: &Caller, q: ListQuery) -> Result<ListPage, AppError> {
+    pub async fn list_conversations(
+        &self,
+        caller: &Caller,
+        q: ListQuery,
+    ) -> Result<ListPage, AppError> {
         caller.check(Perm::ViewConversation, None)?;
         let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
         let limit = q.limit.clamp(1, 200);
         self.store
             .read(move |r| {
-                let page = r.list_conversations(q.sort, q.status, q.cursor.as_deref(), limit, |c| {
-                    can_see(&user, c)
-                })?;
+                let page =
+                    r.list_conversations(q.sort, q.status, q.cursor.as_deref(), limit, |c| {
+                        can_see(&user, c)
+                    })?;
                 let mut items = Vec::with_capacity(page.items.len());
                 for c in page.items {
                     items.push(load_view(r, c)?);
                 }
-                Ok(ListPage { items, next_cursor: page.next_cursor })
+                Ok(ListPage {
+                    items,
+                    next_cursor: page.next_cursor,
+                })
             })
             .await
             .map_err(Into::into)
     }
 
-    pub async fn conversation(&self, caller: &Caller, id: ConversationId) -> Result<Detail, AppError> {
+    pub async fn conversation(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+    ) -> Result<Detail, AppError> {
         let found = self
             .store
             .read(move |r| match r.conversation(id)? {
@@ -120,7 +135,9 @@ impl App {
             return Err(AppError::Invalid("text must not be empty".into()));
         }
         if text.len() > MAX_REPLY_BYTES {
-            return Err(AppError::Invalid(format!("text is longer than {MAX_REPLY_BYTES} bytes")));
+            return Err(AppError::Invalid(format!(
+                "text is longer than {MAX_REPLY_BYTES} bytes"
+            )));
         }
         caller.check(Perm::ReplyConversation, None)?;
         let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
@@ -145,7 +162,10 @@ impl App {
                 _ => {}
             }
         }
-        let has_webhook = self.config.api_channel(&conv.channel).is_some_and(|c| c.webhook_url.is_some());
+        let has_webhook = self
+            .config
+            .api_channel(&conv.channel)
+            .is_some_and(|c| c.webhook_url.is_some());
         let outcome = self
             .store
             .write(move |tx| {
@@ -153,7 +173,11 @@ impl App {
                     return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
                 };
                 let now = tx.now();
-                let direction = if note { Direction::Note } else { Direction::Out };
+                let direction = if note {
+                    Direction::Note
+                } else {
+                    Direction::Out
+                };
                 let delivery = match (note, kind) {
                     (true, _) => None,
                     (false, Some(ChannelKind::Webchat)) => Some(Delivery::Sent),
@@ -188,17 +212,32 @@ impl App {
                 tx.put_conversation(Some(&old), &conv)?;
                 let actor = Actor::User(user.id);
                 if note {
-                    tx.append_event(actor, EventKind::NoteAdded { conversation: id, message: message.id })?;
+                    tx.append_event(
+                        actor,
+                        EventKind::NoteAdded {
+                            conversation: id,
+                            message: message.id,
+                        },
+                    )?;
                 } else {
-                    let outbox = (delivery == Some(Delivery::Queued)).then(|| OutboxId(tx.next_id()));
+                    let outbox =
+                        (delivery == Some(Delivery::Queued)).then(|| OutboxId(tx.next_id()));
                     if let Some(oid) = outbox {
                         let item = OutboxItem {
                             id: oid,
                             message: message.id,
                             conversation: id,
                             channel: conv.channel.clone(),
-                            idempotency_key: format!("atalaya-{}-{}", message.id, uuid::Uuid::new_v4().simple()),
-                            state: if has_webhook { OutboxState::Pending } else { OutboxState::Parked },
+                            idempotency_key: format!(
+                                "atalaya-{}-{}",
+                                message.id,
+                                uuid::Uuid::new_v4().simple()
+                            ),
+                            state: if has_webhook {
+                                OutboxState::Pending
+                            } else {
+                                OutboxState::Parked
+                            },
                             attempts: 0,
                             next_attempt_at: now,
                             last_error: if has_webhook {
@@ -210,9 +249,19 @@ impl App {
                         };
                         tx.put_outbox(&item)?;
                     }
-                    tx.append_event(actor, EventKind::ReplyQueued { conversation: id, message: message.id, outbox })?;
+                    tx.append_event(
+                        actor,
+                        EventKind::ReplyQueued {
+                            conversation: id,
+                            message: message.id,
+                            outbox,
+                        },
+                    )?;
                 }
-                Ok(Ok(ReplyOutcome { message: message.id, delivery }))
+                Ok(Ok(ReplyOutcome {
+                    message: message.id,
+                    delivery,
+                }))
             })
             .await??;
         if !note {
@@ -232,7 +281,9 @@ impl App {
         caller.check(Perm::ChangeStatus, None)?;
         let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
         if status == Status::Snoozed && snooze_until.is_none() {
-            return Err(AppError::Invalid("status snoozed needs \"until\" (an RFC 3339 time)".into()));
+            return Err(AppError::Invalid(
+                "status snoozed needs \"until\" (an RFC 3339 time)".into(),
+            ));
         }
         let current = self.store.read(move |r| r.conversation(id)).await?;
         let conv = current.ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
@@ -249,12 +300,20 @@ impl App {
                 let mut c = old.clone();
                 c.status = status;
                 c.updated_at = now;
-                c.snoozed_until = if status == Status::Snoozed { snooze_until } else { None };
+                c.snoozed_until = if status == Status::Snoozed {
+                    snooze_until
+                } else {
+                    None
+                };
                 c.resolved_at = (status == Status::Resolved).then_some(now);
                 tx.put_conversation(Some(&old), &c)?;
                 tx.append_event(
                     Actor::User(user.id),
-                    EventKind::StatusChanged { conversation: id, from: old.status, to: status },
+                    EventKind::StatusChanged {
+                        conversation: id,
+                        from: old.status,
+                        to: status,
+                    },
                 )?;
                 Ok(Ok(c))
             })

@@ -45,25 +45,34 @@ fn parse_time(field: &str, v: Option<&str>) -> Result<Option<Ts>, AppError> {
     match v {
         None => Ok(None),
         Some(s) => Ts::parse(s).map(Some).ok_or_else(|| {
-            AppError::Invalid(format!("{field} {s:?} is not an RFC 3339 time like 2026-11-23T10:00:00Z"))
+            AppError::Invalid(format!(
+                "{field} {s:?} is not an RFC 3339 time like 2026-11-23T10:00:00Z"
+            ))
         }),
     }
 }
 
 impl App {
     /// Store a message that an integration posted to an API channel.
-    pub async fn inbound(&self, caller: &Caller, req: InboundRequest) -> Result<IngestOutcome, AppError> {
+    pub async fn inbound(
+        &self,
+        caller: &Caller,
+        req: InboundRequest,
+    ) -> Result<IngestOutcome, AppError> {
         caller.check(Perm::PostInbound, None)?;
         if self.config.api_channel(&req.channel).is_none() {
-            return Err(AppError::NotFound(format!("no API channel named {:?}", req.channel)));
+            return Err(AppError::NotFound(format!(
+                "no API channel named {:?}",
+                req.channel
+            )));
         }
-        if let Caller::Channel(own) = caller {
-            if *own != req.channel {
-                return Err(AppError::Forbidden(format!(
-                    "this token belongs to channel {own:?}, not {:?}",
-                    req.channel
-                )));
-            }
+        if let Caller::Channel(own) = caller
+            && *own != req.channel
+        {
+            return Err(AppError::Forbidden(format!(
+                "this token belongs to channel {own:?}, not {:?}",
+                req.channel
+            )));
         }
         let msg = InboundMessage {
             sent_at: parse_time("sent_at", req.sent_at.as_deref())?,
@@ -96,7 +105,10 @@ impl App {
     pub async fn ingest(&self, msg: InboundMessage) -> Result<IngestOutcome, AppError> {
         let rules = self.ingest_rules();
         let msg = ingest::prepare(msg, &rules).map_err(|e| AppError::Invalid(e.to_string()))?;
-        let outcome = self.store.write(move |tx| ingest::apply(tx, msg, &rules)).await?;
+        let outcome = self
+            .store
+            .write(move |tx| ingest::apply(tx, msg, &rules))
+            .await?;
         if outcome.duplicate {
             self.metrics.ingest_duplicates.inc();
         } else {

@@ -56,7 +56,12 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>, workers: Arc<Registry>) -> App {
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        workers: Arc<Registry>,
+    ) -> App {
         App {
             metrics: store.metrics().clone(),
             store,

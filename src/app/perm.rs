@@ -73,9 +73,7 @@ impl Caller {
 pub fn can_see(u: &User, c: &Conversation) -> bool {
     match u.role {
         Role::Admin | Role::Supervisor | Role::Auditor => true,
-        Role::Agent => {
-            c.assignee == Some(u.id) || c.team.is_none_or(|t| u.teams.contains(&t))
-        }
+        Role::Agent => c.assignee == Some(u.id) || c.team.is_none_or(|t| u.teams.contains(&t)),
     }
 }
 
@@ -134,18 +132,45 @@ mod tests {
     fn per_object_rules() {
         let billing = Some(TeamId(10));
         let agent = Caller::Staff(user(Role::Agent, vec![TeamId(11)]));
-        assert!(agent.check(Perm::ViewConversation, Some(&conv(None, None))).is_ok());
-        assert!(agent.check(Perm::ViewConversation, Some(&conv(billing, None))).is_err());
-        assert!(agent.check(Perm::ReplyConversation, Some(&conv(billing, Some(UserId(7))))).is_ok());
+        assert!(
+            agent
+                .check(Perm::ViewConversation, Some(&conv(None, None)))
+                .is_ok()
+        );
+        assert!(
+            agent
+                .check(Perm::ViewConversation, Some(&conv(billing, None)))
+                .is_err()
+        );
+        assert!(
+            agent
+                .check(
+                    Perm::ReplyConversation,
+                    Some(&conv(billing, Some(UserId(7))))
+                )
+                .is_ok()
+        );
         assert!(agent.check(Perm::PostInbound, None).is_err());
         let auditor = Caller::Staff(user(Role::Auditor, vec![]));
-        assert!(auditor.check(Perm::ViewConversation, Some(&conv(billing, None))).is_ok());
-        assert!(auditor.check(Perm::ReplyConversation, Some(&conv(None, None))).is_err());
+        assert!(
+            auditor
+                .check(Perm::ViewConversation, Some(&conv(billing, None)))
+                .is_ok()
+        );
+        assert!(
+            auditor
+                .check(Perm::ReplyConversation, Some(&conv(None, None)))
+                .is_err()
+        );
         let admin = Caller::Staff(user(Role::Admin, vec![]));
         assert!(admin.check(Perm::ManageUsers, None).is_ok());
         let mut off = user(Role::Admin, vec![]);
         off.active = false;
-        assert!(Caller::Staff(off).check(Perm::ViewConversation, None).is_err());
+        assert!(
+            Caller::Staff(off)
+                .check(Perm::ViewConversation, None)
+                .is_err()
+        );
         let ch = Caller::Channel("api".into());
         assert!(ch.check(Perm::PostInbound, None).is_ok());
         assert!(ch.check(Perm::ViewConversation, None).is_err());

@@ -57,17 +57,22 @@ impl App {
         email: Option<&str>,
     ) -> Result<(String, IdentityId), AppError> {
         if self.config.webchat_channel(channel).is_none() {
-            return Err(AppError::NotFound(format!("no webchat channel named {channel:?}")));
+            return Err(AppError::NotFound(format!(
+                "no webchat channel named {channel:?}"
+            )));
         }
         let name = name.trim().to_string();
         if name.is_empty() || name.chars().count() > 80 {
             return Err(AppError::Invalid("name must be 1 to 80 characters".into()));
         }
-        let email = email.map(str::trim).filter(|e| !e.is_empty()).map(str::to_string);
-        if let Some(e) = &email {
-            if !e.contains('@') || e.len() > 254 || e.contains(char::is_whitespace) {
-                return Err(AppError::Invalid(format!("{e:?} is not an email address")));
-            }
+        let email = email
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(str::to_string);
+        if let Some(e) = &email
+            && (!e.contains('@') || e.len() > 254 || e.contains(char::is_whitespace))
+        {
+            return Err(AppError::Invalid(format!("{e:?} is not an email address")));
         }
         let (token, hash) = super::auth::new_token();
         let channel = channel.to_string();
@@ -93,7 +98,10 @@ impl App {
                             attributes: Default::default(),
                         };
                         tx.put_contact(&c)?;
-                        tx.append_event(Actor::Channel(channel.clone()), EventKind::ContactCreated { contact: c.id })?;
+                        tx.append_event(
+                            Actor::Channel(channel.clone()),
+                            EventKind::ContactCreated { contact: c.id },
+                        )?;
                         c.id
                     }
                 };
@@ -112,7 +120,11 @@ impl App {
                 };
                 tx.put_identity(&identity)?;
                 let t = Token {
-                    subject: TokenSubject::Visitor { channel, identity: identity.id, contact },
+                    subject: TokenSubject::Visitor {
+                        channel,
+                        identity: identity.id,
+                        contact,
+                    },
                     created_at: now,
                     expires_at: now.plus_ms(VISITOR_TOKEN_TTL_MS),
                 };
@@ -128,11 +140,20 @@ impl App {
         let now = self.clock.now();
         let t = self.store.read(move |r| r.token(&hash)).await?;
         match t {
-            Some(Token { subject: TokenSubject::Visitor { channel, identity, contact }, expires_at, .. })
-                if expires_at > now =>
-            {
-                Ok(Visitor { channel, identity, contact })
-            }
+            Some(Token {
+                subject:
+                    TokenSubject::Visitor {
+                        channel,
+                        identity,
+                        contact,
+                    },
+                expires_at,
+                ..
+            }) if expires_at > now => Ok(Visitor {
+                channel,
+                identity,
+                contact,
+            }),
             _ => Err(AppError::Unauthorized),
         }
     }
@@ -144,13 +165,27 @@ impl App {
         text: &str,
         client_id: Option<&str>,
     ) -> Result<crate::ingest::IngestOutcome, AppError> {
-        let per_minute = self.config.webchat_channel(&v.channel).map(|c| c.messages_per_minute).unwrap_or(30);
-        if !self.rate.allow(&format!("msg:{}", v.identity), per_minute, self.clock.now()) {
+        let per_minute = self
+            .config
+            .webchat_channel(&v.channel)
+            .map(|c| c.messages_per_minute)
+            .unwrap_or(30);
+        if !self
+            .rate
+            .allow(&format!("msg:{}", v.identity), per_minute, self.clock.now())
+        {
             return Err(AppError::TooMany("too many messages; wait a minute".into()));
         }
         let ident_id = v.identity;
-        let ident = self.store.read(move |r| r.identity(ident_id)).await?.ok_or(AppError::Unauthorized)?;
-        let external_id = match client_id.map(str::trim).filter(|c| !c.is_empty() && c.len() <= 64) {
+        let ident = self
+            .store
+            .read(move |r| r.identity(ident_id))
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let external_id = match client_id
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && c.len() <= 64)
+        {
             Some(c) => format!("w{}:{c}", v.identity),
             None => format!("w{}:{}", v.identity, uuid::Uuid::now_v7().simple()),
         };
@@ -159,7 +194,11 @@ impl App {
             kind: ChannelKind::Webchat,
             external_id,
             thread: Some(v.thread()),
-            author: AuthorProfile { handle: ident.handle, name: ident.display_name, ..Default::default() },
+            author: AuthorProfile {
+                handle: ident.handle,
+                name: ident.display_name,
+                ..Default::default()
+            },
             text: text.to_string(),
             html: None,
             subject: None,
@@ -176,16 +215,18 @@ impl App {
         Ok(self
             .store
             .read(move |r| {
-                let Some(conv) = r.thread(&channel, &thread)? else { return Ok(vec![]) };
+                let Some(conv) = r.thread(&channel, &thread)? else {
+                    return Ok(vec![]);
+                };
                 let mut out = Vec::new();
                 for id in r.message_ids(conv)? {
                     if id.0 <= after {
                         continue;
                     }
-                    if let Some(m) = r.message(id)? {
-                        if m.direction != Direction::Note {
-                            out.push(m);
-                        }
+                    if let Some(m) = r.message(id)?
+                        && m.direction != Direction::Note
+                    {
+                        out.push(m);
                     }
                 }
                 Ok(out)

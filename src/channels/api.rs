@@ -32,7 +32,8 @@ pub struct WebhookRecipient {
 
 /// `sha256=HEX(HMAC_SHA256(secret, timestamp + "." + body))`.
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -78,7 +79,13 @@ pub async fn deliver(
                 return SendResult::Sent;
             }
             let after = retry_after(resp.headers());
-            let text: String = resp.text().await.unwrap_or_default().chars().take(300).collect();
+            let text: String = resp
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
             let error = format!("webhook answered {status}: {}", text.trim());
             if status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error() {
                 SendResult::Retry { error, after }
@@ -86,8 +93,14 @@ pub async fn deliver(
                 SendResult::Permanent(error)
             }
         }
-        Err(e) if e.is_timeout() => SendResult::Retry { error: "webhook timed out".into(), after: None },
-        Err(e) => SendResult::Retry { error: format!("webhook unreachable: {e}"), after: None },
+        Err(e) if e.is_timeout() => SendResult::Retry {
+            error: "webhook timed out".into(),
+            after: None,
+        },
+        Err(e) => SendResult::Retry {
+            error: format!("webhook unreachable: {e}"),
+            after: None,
+        },
     }
 }
 
@@ -99,7 +112,10 @@ mod tests {
     fn signature_is_hmac_of_timestamp_and_body() {
         // Reference value computed with Python's hmac module.
         let s = signature("secret", 1700000000, b"{}");
-        assert_eq!(s, "sha256=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163");
+        assert_eq!(
+            s,
+            "sha256=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
         assert_ne!(s, signature("other", 1700000000, b"{}"));
         assert_ne!(s, signature("secret", 1700000001, b"{}"));
     }

@@ -10,7 +10,10 @@ use std::time::Duration;
 pub enum SendResult {
     Sent,
     /// Try again later (network error, 5xx, 429); the remote may say when.
-    Retry { error: String, after: Option<Duration> },
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
     /// The remote refused for good (4xx): show the agent why.
     Permanent(String),
 }

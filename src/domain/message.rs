@@ -10,7 +10,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Open, Status::Pending, Status::Snoozed, Status::Resolved];
+    pub const ALL: [Status; 4] = [
+        Status::Open,
+        Status::Pending,
+        Status::Snoozed,
+        Status::Resolved,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -62,15 +62,21 @@ pub fn prepare(mut m: InboundMessage, rules: &IngestRules) -> Result<InboundMess
     m.external_id = m.external_id.trim().to_string();
     m.author.handle = m.author.handle.trim().to_string();
     if m.external_id.is_empty() || m.external_id.len() > 512 {
-        return Err(IngestError::Invalid("external_id must be 1 to 512 characters".into()));
+        return Err(IngestError::Invalid(
+            "external_id must be 1 to 512 characters".into(),
+        ));
     }
     if m.author.handle.is_empty() || m.author.handle.len() > 320 {
-        return Err(IngestError::Invalid("from.handle must be 1 to 320 characters".into()));
+        return Err(IngestError::Invalid(
+            "from.handle must be 1 to 320 characters".into(),
+        ));
     }
-    if let Some(t) = &m.thread {
-        if t.len() > 512 {
-            return Err(IngestError::Invalid("thread must be at most 512 characters".into()));
-        }
+    if let Some(t) = &m.thread
+        && t.len() > 512
+    {
+        return Err(IngestError::Invalid(
+            "thread must be at most 512 characters".into(),
+        ));
     }
     if let Some(html) = m.html.take().filter(|h| !h.trim().is_empty()) {
         let clean = sanitize_html(&html);
@@ -80,13 +86,17 @@ pub fn prepare(mut m: InboundMessage, rules: &IngestRules) -> Result<InboundMess
         m.html = Some(clean);
     }
     if m.text.trim().is_empty() && m.attachments.is_empty() {
-        return Err(IngestError::Invalid("text or html must not be empty".into()));
+        return Err(IngestError::Invalid(
+            "text or html must not be empty".into(),
+        ));
     }
     truncate_utf8(&mut m.text, rules.max_text_bytes);
-    if let Some(e) = &m.author.email {
-        if !e.contains('@') || e.len() > 320 {
-            return Err(IngestError::Invalid(format!("from.email {e:?} is not an email address")));
-        }
+    if let Some(e) = &m.author.email
+        && (!e.contains('@') || e.len() > 320)
+    {
+        return Err(IngestError::Invalid(format!(
+            "from.email {e:?} is not an email address"
+        )));
     }
     Ok(m)
 }
@@ -124,8 +134,15 @@ pub fn html_to_text(html: &str) -> String {
             }
             (true, '>') => {
                 in_tag = false;
-                let name = tag.trim_start_matches('/').split_whitespace().next().unwrap_or("");
-                if matches!(name, "p" | "br" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "blockquote") {
+                let name = tag
+                    .trim_start_matches('/')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("");
+                if matches!(
+                    name,
+                    "p" | "br" | "div" | "li" | "tr" | "h1" | "h2" | "h3" | "blockquote"
+                ) {
                     out.push('\n');
                 }
             }
@@ -161,23 +178,43 @@ pub fn snippet(text: &str, max_chars: usize) -> String {
 ///
 /// Checks first (dedupe), then only mutates: a logical outcome never needs a
 /// rollback.
-pub fn apply(tx: &mut Tx<'_>, m: InboundMessage, rules: &IngestRules) -> Result<IngestOutcome, StoreError> {
+pub fn apply(
+    tx: &mut Tx<'_>,
+    m: InboundMessage,
+    rules: &IngestRules,
+) -> Result<IngestOutcome, StoreError> {
     if let Some(existing) = tx.dedupe(&m.channel, &m.external_id)? {
-        let conversation = tx.message(existing)?.map(|x| x.conversation).unwrap_or(ConversationId(0));
-        return Ok(IngestOutcome { message: existing, conversation, duplicate: true, new_conversation: false });
+        let conversation = tx
+            .message(existing)?
+            .map(|x| x.conversation)
+            .unwrap_or(ConversationId(0));
+        return Ok(IngestOutcome {
+            message: existing,
+            conversation,
+            duplicate: true,
+            new_conversation: false,
+        });
     }
     let now = tx.now();
     let actor = Actor::Channel(m.channel.clone());
     let identity = resolve_identity(tx, &m, &actor)?;
     let sent_at = m.sent_at.unwrap_or(now);
-    let thread_key = m.thread.clone().unwrap_or_else(|| format!("identity:{}", identity.id));
+    let thread_key = m
+        .thread
+        .clone()
+        .unwrap_or_else(|| format!("identity:{}", identity.id));
 
     let existing = match tx.thread(&m.channel, &thread_key)? {
         Some(id) => tx.conversation(id)?,
         None => None,
     };
     let reopen = existing.as_ref().is_some_and(|c| {
-        c.status != Status::Resolved || now.0 - c.last_message_at.0.max(c.resolved_at.map(|t| t.0).unwrap_or(0)) <= rules.reopen_window_ms
+        c.status != Status::Resolved
+            || now.0
+                - c.last_message_at
+                    .0
+                    .max(c.resolved_at.map(|t| t.0).unwrap_or(0))
+                <= rules.reopen_window_ms
     });
     let message_id = MessageId(tx.next_id());
     let snippet_text = snippet(&m.text, 140);
@@ -214,22 +251,35 @@ pub fn apply(tx: &mut Tx<'_>, m: InboundMessage, rules: &IngestRules) -> Result<
             };
             tx.append_event(
                 actor.clone(),
-                EventKind::ConversationCreated { conversation: id, contact: identity.contact, channel: m.channel.clone() },
+                EventKind::ConversationCreated {
+                    conversation: id,
+                    contact: identity.contact,
+                    channel: m.channel.clone(),
+                },
             )?;
             tx.set_thread(&m.channel, &thread_key, id)?;
             (None, c, true)
         }
     };
-    if let Some(old) = &old {
-        if old.status == Status::Resolved || old.status == Status::Snoozed {
-            conv.status = Status::Open;
-            conv.snoozed_until = None;
-            tx.append_event(actor.clone(), EventKind::ConversationReopened { conversation: conv.id })?;
-            tx.append_event(
-                actor.clone(),
-                EventKind::StatusChanged { conversation: conv.id, from: old.status, to: Status::Open },
-            )?;
-        }
+    if let Some(old) = &old
+        && (old.status == Status::Resolved || old.status == Status::Snoozed)
+    {
+        conv.status = Status::Open;
+        conv.snoozed_until = None;
+        tx.append_event(
+            actor.clone(),
+            EventKind::ConversationReopened {
+                conversation: conv.id,
+            },
+        )?;
+        tx.append_event(
+            actor.clone(),
+            EventKind::StatusChanged {
+                conversation: conv.id,
+                from: old.status,
+                to: Status::Open,
+            },
+        )?;
     }
     conv.message_count += 1;
     conv.last_message_at = conv.last_message_at.max(sent_at);
@@ -250,7 +300,10 @@ pub fn apply(tx: &mut Tx<'_>, m: InboundMessage, rules: &IngestRules) -> Result<
         attachments: m.attachments,
         public: m.public,
         author: Author::Identity(identity.id),
-        author_name: identity.display_name.clone().unwrap_or_else(|| identity.handle.clone()),
+        author_name: identity
+            .display_name
+            .clone()
+            .unwrap_or_else(|| identity.handle.clone()),
         sent_at,
         received_at: now,
         delivery: None,
@@ -258,14 +311,32 @@ pub fn apply(tx: &mut Tx<'_>, m: InboundMessage, rules: &IngestRules) -> Result<
     };
     tx.put_message(&message)?;
     tx.put_conversation(old.as_ref(), &conv)?;
-    tx.append_event(actor, EventKind::MessageReceived { conversation: conv.id, message: message_id })?;
-    Ok(IngestOutcome { message: message_id, conversation: conv.id, duplicate: false, new_conversation })
+    tx.append_event(
+        actor,
+        EventKind::MessageReceived {
+            conversation: conv.id,
+            message: message_id,
+        },
+    )?;
+    Ok(IngestOutcome {
+        message: message_id,
+        conversation: conv.id,
+        duplicate: false,
+        new_conversation,
+    })
 }
 
-fn resolve_identity(tx: &mut Tx<'_>, m: &InboundMessage, actor: &Actor) -> Result<Identity, StoreError> {
+fn resolve_identity(
+    tx: &mut Tx<'_>,
+    m: &InboundMessage,
+    actor: &Actor,
+) -> Result<Identity, StoreError> {
     let now = tx.now();
     let a = &m.author;
-    let email = a.email.clone().or_else(|| (m.kind == ChannelKind::Email).then(|| a.handle.clone()));
+    let email = a
+        .email
+        .clone()
+        .or_else(|| (m.kind == ChannelKind::Email).then(|| a.handle.clone()));
     if let Some(mut ident) = tx.identity_by_handle(m.kind, &a.handle)? {
         if a.name.is_some() {
             ident.display_name = a.name.clone();
@@ -282,13 +353,13 @@ fn resolve_identity(tx: &mut Tx<'_>, m: &InboundMessage, actor: &Actor) -> Resul
         }
         ident.last_seen = now;
         tx.put_identity(&ident)?;
-        if let Some(email) = email {
-            if let Some(mut contact) = tx.contact(ident.contact)? {
-                if contact.email.is_none() && tx.contact_by_email(&email)?.is_none() {
-                    contact.email = Some(email);
-                    tx.put_contact(&contact)?;
-                }
-            }
+        if let Some(email) = email
+            && let Some(mut contact) = tx.contact(ident.contact)?
+            && contact.email.is_none()
+            && tx.contact_by_email(&email)?.is_none()
+        {
+            contact.email = Some(email);
+            tx.put_contact(&contact)?;
         }
         return Ok(ident);
     }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 const DAY: i64 = 86_400_000;
 
 fn rules() -> IngestRules {
-    IngestRules { reopen_window_ms: 7 * DAY, max_text_bytes: 1000 }
+    IngestRules {
+        reopen_window_ms: 7 * DAY,
+        max_text_bytes: 1000,
+    }
 }
 
 fn msg(ext: &str, handle: &str, text: &str) -> InboundMessage {
@@ -16,7 +19,11 @@ fn msg(ext: &str, handle: &str, text: &str) -> InboundMessage {
         kind: ChannelKind::Api,
         external_id: ext.into(),
         thread: None,
-        author: AuthorProfile { handle: handle.into(), name: Some("Ana Pérez".into()), ..Default::default() },
+        author: AuthorProfile {
+            handle: handle.into(),
+            name: Some("Ana Pérez".into()),
+            ..Default::default()
+        },
         text: text.into(),
         html: None,
         subject: None,
@@ -35,8 +42,18 @@ struct Fx {
 fn fx() -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(Ts(1_700_000_000_000)));
-    let store = Store::open(dir.path(), StoreOptions::default(), clock.clone(), Arc::new(Metrics::default())).unwrap();
-    Fx { store, clock, _dir: dir }
+    let store = Store::open(
+        dir.path(),
+        StoreOptions::default(),
+        clock.clone(),
+        Arc::new(Metrics::default()),
+    )
+    .unwrap();
+    Fx {
+        store,
+        clock,
+        _dir: dir,
+    }
 }
 
 async fn ingest(store: &Store, m: InboundMessage) -> IngestOutcome {
@@ -68,7 +85,12 @@ async fn same_author_threads_and_thread_keys_split() {
     assert_ne!(c.conversation, a.conversation);
     let other = ingest(&f.store, msg("4", "@luis", "hi")).await;
     assert_ne!(other.conversation, a.conversation);
-    let conv = f.store.read(move |r| r.conversation(a.conversation)).await.unwrap().unwrap();
+    let conv = f
+        .store
+        .read(move |r| r.conversation(a.conversation))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.message_count, 2);
     assert_eq!(conv.last_snippet, "dos");
     let rep = f.store.verify().unwrap();
@@ -97,7 +119,12 @@ async fn resolved_conversation_reopens_within_window_else_new() {
     f.clock.advance_ms(DAY);
     let b = ingest(&f.store, msg("2", "@ana", "sigue sin llegar")).await;
     assert_eq!(b.conversation, id);
-    let c = f.store.read(move |r| r.conversation(id)).await.unwrap().unwrap();
+    let c = f
+        .store
+        .read(move |r| r.conversation(id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.status, Status::Open);
     resolve(f.store.clone()).await;
     f.clock.advance_ms(8 * DAY);
@@ -121,14 +148,24 @@ async fn email_links_one_contact_across_channels() {
     let b = ingest(&f.store, b).await;
     let (ca, cb) = f
         .store
-        .read(move |r| Ok((r.conversation(a.conversation)?.unwrap(), r.conversation(b.conversation)?.unwrap())))
+        .read(move |r| {
+            Ok((
+                r.conversation(a.conversation)?.unwrap(),
+                r.conversation(b.conversation)?.unwrap(),
+            ))
+        })
         .await
         .unwrap();
     assert_eq!(ca.contact, cb.contact);
     let contact = ca.contact;
     let (idents, convs) = f
         .store
-        .read(move |r| Ok((r.contact_identities(contact)?, r.contact_conversations(contact)?)))
+        .read(move |r| {
+            Ok((
+                r.contact_identities(contact)?,
+                r.contact_conversations(contact)?,
+            ))
+        })
         .await
         .unwrap();
     assert_eq!(idents.len(), 2);
@@ -145,7 +182,10 @@ fn prepare_validates_and_sanitizes() {
     h.html = Some("<p>Hola <b>Ana</b></p><script>alert(1)</script><img src=http://x/t.png><p onclick=x()>dos &amp; tres</p>".into());
     let p = prepare(h, &r).unwrap();
     let html = p.html.unwrap();
-    assert!(!html.contains("script") && !html.contains("img") && !html.contains("onclick"), "{html}");
+    assert!(
+        !html.contains("script") && !html.contains("img") && !html.contains("onclick"),
+        "{html}"
+    );
     assert_eq!(p.text, "Hola Ana\ndos & tres");
     let long = prepare(msg("1", "@a", &"ñ".repeat(1000)), &r).unwrap();
     assert!(long.text.len() <= 1000);

@@ -38,7 +38,10 @@ mod tests {
         assert_eq!(back, v);
         let mut bad = b.clone();
         bad[0] = 99;
-        assert!(matches!(decode::<(u64, String, Option<i64>)>(&bad), Err(StoreError::Codec(_))));
+        assert!(matches!(
+            decode::<(u64, String, Option<i64>)>(&bad),
+            Err(StoreError::Codec(_))
+        ));
         assert!(decode::<u64>(&[]).is_err());
         assert!(decode::<(u64, String)>(&[VALUE_VERSION, 0xff]).is_err());
     }

@@ -29,15 +29,24 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
         let m: Message = super::codec::decode(v.value())?;
         rep.messages += 1;
         if m.id.0 != k.value() {
-            rep.problems.push(format!("message {} stored under key {}", m.id, k.value()));
+            rep.problems
+                .push(format!("message {} stored under key {}", m.id, k.value()));
         }
-        if r.conversation_messages.get((m.conversation.0, m.id.0))?.is_none() {
-            rep.problems.push(format!("message {} missing from its conversation's list", m.id));
+        if r.conversation_messages
+            .get((m.conversation.0, m.id.0))?
+            .is_none()
+        {
+            rep.problems.push(format!(
+                "message {} missing from its conversation's list",
+                m.id
+            ));
         }
-        if let Some(ext) = &m.external_id {
-            if m.direction == Direction::In && r.dedupe(&m.channel, ext)? != Some(m.id) {
-                rep.problems.push(format!("message {} has no dedupe entry", m.id));
-            }
+        if let Some(ext) = &m.external_id
+            && m.direction == Direction::In
+            && r.dedupe(&m.channel, ext)? != Some(m.id)
+        {
+            rep.problems
+                .push(format!("message {} has no dedupe entry", m.id));
         }
         *per_conv.entry(m.conversation.0).or_default() += 1;
     }
@@ -53,20 +62,29 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
             ));
         }
         if r.contact(c.contact)?.is_none() {
-            rep.problems.push(format!("conversation {} has no contact {}", c.id, c.contact));
+            rep.problems.push(format!(
+                "conversation {} has no contact {}",
+                c.id, c.contact
+            ));
         }
         if r.identity(c.identity)?.is_none() {
-            rep.problems.push(format!("conversation {} has no identity {}", c.id, c.identity));
+            rep.problems.push(format!(
+                "conversation {} has no identity {}",
+                c.id, c.identity
+            ));
         }
         for key in order::order_keys(&c) {
             if r.conv_order.get(key.as_slice())?.is_none() {
-                rep.problems.push(format!("conversation {} is missing a sort key", c.id));
+                rep.problems
+                    .push(format!("conversation {} is missing a sort key", c.id));
                 break;
             }
         }
     }
     for (conv, n) in per_conv {
-        rep.problems.push(format!("{n} messages belong to missing conversation {conv}"));
+        rep.problems.push(format!(
+            "{n} messages belong to missing conversation {conv}"
+        ));
     }
     if r.conv_order.len()? != rep.conversations * 6 {
         rep.problems.push(format!(
@@ -79,7 +97,11 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
     for row in r.events.iter()? {
         let (k, _) = row?;
         if k.value() != expected {
-            rep.problems.push(format!("event sequence jumps from {} to {}", expected - 1, k.value()));
+            rep.problems.push(format!(
+                "event sequence jumps from {} to {}",
+                expected - 1,
+                k.value()
+            ));
             expected = k.value();
         }
         expected += 1;

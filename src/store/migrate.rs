@@ -31,7 +31,10 @@ pub(super) fn prepare(db: &redb::Database, now: Ts) -> Result<Counters, StoreErr
     };
     let counters = match found {
         Some(v) if v > SCHEMA_VERSION => {
-            return Err(StoreError::TooNew { found: v, supported: SCHEMA_VERSION });
+            return Err(StoreError::TooNew {
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
         }
         Some(v) if v == SCHEMA_VERSION => counters,
         Some(v) => {
@@ -81,7 +84,13 @@ fn step(
     }
     tx::create_all(wtx)?;
     let mut tx = Tx::open(wtx, counters, now)?;
-    tx.append_event(Actor::System, EventKind::StoreMigrated { from: from as u32, to: from as u32 + 1 })?;
+    tx.append_event(
+        Actor::System,
+        EventKind::StoreMigrated {
+            from: from as u32,
+            to: from as u32 + 1,
+        },
+    )?;
     tx.set_meta(SCHEMA_VERSION_KEY, from + 1)?;
     tx.persist_counters()?;
     Ok(tx.counters.clone())
@@ -101,7 +110,10 @@ mod tests {
         let db = redb::Database::create(path).unwrap();
         let wtx = db.begin_write().unwrap();
         wtx.delete_table(CONV_ORDER).unwrap();
-        wtx.open_table(META).unwrap().insert(SCHEMA_VERSION_KEY, 1).unwrap();
+        wtx.open_table(META)
+            .unwrap()
+            .insert(SCHEMA_VERSION_KEY, 1)
+            .unwrap();
         wtx.commit().unwrap();
     }
 
@@ -112,18 +124,34 @@ mod tests {
     async fn v1_database_migrates_to_current() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(Ts(1_764_000_000_000)));
-        let store = Store::open(dir.path(), StoreOptions::default(), clock, Arc::new(Metrics::default())).unwrap();
-        let rules = IngestRules { reopen_window_ms: 0, max_text_bytes: 1000 };
-        for (i, (h, t)) in [("@ana", "me cobraron dos veces"), ("@luis", "el pedido llegó roto"), ("@ana", "¿alguna novedad?")]
-            .into_iter()
-            .enumerate()
+        let store = Store::open(
+            dir.path(),
+            StoreOptions::default(),
+            clock,
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
+        let rules = IngestRules {
+            reopen_window_ms: 0,
+            max_text_bytes: 1000,
+        };
+        for (i, (h, t)) in [
+            ("@ana", "me cobraron dos veces"),
+            ("@luis", "el pedido llegó roto"),
+            ("@ana", "¿alguna novedad?"),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let m = InboundMessage {
                 channel: "api".into(),
                 kind: ChannelKind::Api,
                 external_id: format!("fx-{i}"),
                 thread: None,
-                author: AuthorProfile { handle: h.into(), ..Default::default() },
+                author: AuthorProfile {
+                    handle: h.into(),
+                    ..Default::default()
+                },
                 text: t.into(),
                 html: None,
                 subject: None,
@@ -132,7 +160,10 @@ mod tests {
                 sent_at: None,
             };
             let m = ingest::prepare(m, &rules).unwrap();
-            store.write(move |tx| ingest::apply(tx, m, &rules)).await.unwrap();
+            store
+                .write(move |tx| ingest::apply(tx, m, &rules))
+                .await
+                .unwrap();
         }
         store.shutdown().await;
         drop(store);
@@ -142,7 +173,13 @@ mod tests {
             std::fs::copy(&path, out).unwrap();
         }
         let clock = Arc::new(ManualClock::new(Ts(1_764_000_100_000)));
-        let store = Store::open(dir.path(), StoreOptions::default(), clock, Arc::new(Metrics::default())).unwrap();
+        let store = Store::open(
+            dir.path(),
+            StoreOptions::default(),
+            clock,
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
         let rep = store.verify().unwrap();
         assert!(rep.ok(), "{:?}", rep.problems);
         assert_eq!(rep.conversations, 2);
@@ -158,6 +195,9 @@ mod tests {
             .unwrap();
         assert_eq!(version, Some(SCHEMA_VERSION));
         assert_eq!(page.items.len(), 2);
-        assert!(matches!(events.last().unwrap().kind, EventKind::StoreMigrated { from: 1, to: 2 }));
+        assert!(matches!(
+            events.last().unwrap().kind,
+            EventKind::StoreMigrated { from: 1, to: 2 }
+        ));
     }
 }

@@ -78,7 +78,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { cache_bytes: 64 << 20, max_batch: 4096, queue: 65_536 }
+        StoreOptions {
+            cache_bytes: 64 << 20,
+            max_batch: 4096,
+            queue: 65_536,
+        }
     }
 }
 
@@ -118,7 +122,10 @@ impl Store {
         metrics: Arc<Metrics>,
     ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Storage(format!("cannot create data directory {}: {e}", dir.display()))
+            StoreError::Storage(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let path = dir.join(DB_FILE);
         let db = redb::Database::builder()
@@ -195,12 +202,18 @@ impl Store {
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err(StoreError::Closed);
         }
-        self.inner.tx.send(Cmd::Op(op)).await.map_err(|_| StoreError::Closed)?;
+        self.inner
+            .tx
+            .send(Cmd::Op(op))
+            .await
+            .map_err(|_| StoreError::Closed)?;
         match wait.await {
             Ok(result) => result,
             // The writer dropped the command: shutting down, or its batch failed.
             Err(_) if self.inner.closed.load(Ordering::Relaxed) => Err(StoreError::Closed),
-            Err(_) => Err(StoreError::Storage("the write was aborted with its batch".into())),
+            Err(_) => Err(StoreError::Storage(
+                "the write was aborted with its batch".into(),
+            )),
         }
     }
 
@@ -218,7 +231,10 @@ impl Store {
 
     /// Run `f` on a read snapshot on the current thread (CLI, tests, workers
     /// already on a blocking thread).
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Reader) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let rtx = self.inner.db.begin_read()?;
         let reader = Reader::open(rtx)?;
         f(&reader)

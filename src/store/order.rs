@@ -54,7 +54,12 @@ fn key(sort: Sort, slot: u8, c: &Conversation) -> Vec<u8> {
             let waiting = c.waiting_since.map(|t| ord_ts(t.0)).unwrap_or(u64::MAX);
             k.extend_from_slice(&waiting.to_be_bytes());
         }
-        Sort::Newest => k.extend_from_slice(&(u64::MAX - ord_ts(c.last_message_at.0)).to_be_bytes()),
+        Sort::Newest => {
+            k.extend_from_slice(&(u64::MAX - ord_ts(c.last_message_at.0)).to_be_bytes());
+            // Ties: the newer conversation first.
+            k.extend_from_slice(&(u64::MAX - c.id.0).to_be_bytes());
+            return k;
+        }
         Sort::Oldest => k.extend_from_slice(&ord_ts(c.last_message_at.0).to_be_bytes()),
     }
     k.extend_from_slice(&c.id.0.to_be_bytes());
@@ -74,5 +79,10 @@ pub fn order_keys(c: &Conversation) -> Vec<Vec<u8>> {
 /// The conversation id at the end of a sort key.
 pub fn id_of(key: &[u8]) -> Option<u64> {
     let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
-    Some(u64::from_be_bytes(tail))
+    let raw = u64::from_be_bytes(tail);
+    Some(if key.first() == Some(&b'n') {
+        u64::MAX - raw
+    } else {
+        raw
+    })
 }

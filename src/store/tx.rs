@@ -304,7 +304,12 @@ impl Tx<'_> {
 
     pub fn append_event(&mut self, actor: Actor, kind: EventKind) -> R<u64> {
         self.counters.next_seq += 1;
-        let ev = Event { seq: self.counters.next_seq, at: self.now, actor, kind };
+        let ev = Event {
+            seq: self.counters.next_seq,
+            at: self.now,
+            actor,
+            kind,
+        };
         put(&mut self.events, ev.seq, &ev)?;
         Ok(ev.seq)
     }
@@ -333,7 +338,8 @@ impl Tx<'_> {
                 self.conv_order.remove(k.as_slice())?;
             }
         } else {
-            self.contact_conversations.insert((c.contact.0, c.id.0), ())?;
+            self.contact_conversations
+                .insert((c.contact.0, c.id.0), ())?;
         }
         for k in order::order_keys(c) {
             self.conv_order.insert(k.as_slice(), ())?;
@@ -347,7 +353,8 @@ impl Tx<'_> {
     }
 
     pub fn put_message(&mut self, m: &Message) -> R<()> {
-        self.conversation_messages.insert((m.conversation.0, m.id.0), ())?;
+        self.conversation_messages
+            .insert((m.conversation.0, m.id.0), ())?;
         if let Some(ext) = &m.external_id {
             self.dedupe.insert(skey(&m.channel, ext).as_str(), m.id.0)?;
         }
@@ -355,7 +362,8 @@ impl Tx<'_> {
     }
 
     pub fn put_user(&mut self, u: &User) -> R<()> {
-        self.user_emails.insert(normalize_handle(&u.email).as_str(), u.id.0)?;
+        self.user_emails
+            .insert(normalize_handle(&u.email).as_str(), u.id.0)?;
         put(&mut self.users, u.id.0, u)
     }
 

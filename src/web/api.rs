@@ -43,15 +43,24 @@ async fn login(
     ClientIp(ip): ClientIp,
     JsonBody(req): JsonBody<LoginReq>,
 ) -> Result<Json<Value>, WebError> {
-    if !app.rate.allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, app.clock.now()) {
-        return Err(WebError::new(StatusCode::TOO_MANY_REQUESTS, "too many login attempts; wait a minute"));
+    if !app
+        .rate
+        .allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, app.clock.now())
+    {
+        return Err(WebError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many login attempts; wait a minute",
+        ));
     }
-    let token = app.login(&req.email, &req.password).await.map_err(|e| match e {
-        crate::app::AppError::Unauthorized => {
-            WebError::new(StatusCode::UNAUTHORIZED, "wrong email or password")
-        }
-        e => e.into(),
-    })?;
+    let token = app
+        .login(&req.email, &req.password)
+        .await
+        .map_err(|e| match e {
+            crate::app::AppError::Unauthorized => {
+                WebError::new(StatusCode::UNAUTHORIZED, "wrong email or password")
+            }
+            e => e.into(),
+        })?;
     Ok(Json(json!({ "token": token })))
 }
 
@@ -61,7 +70,11 @@ async fn inbound(
     JsonBody(req): JsonBody<InboundRequest>,
 ) -> Result<Response, WebError> {
     let out = app.inbound(&caller, req).await?;
-    let status = if out.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if out.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let body = json!({
         "message_id": out.message.0,
         "conversation_id": out.conversation.0,
@@ -126,7 +139,9 @@ async fn list(
         None | Some("open") => Some(Status::Open),
         Some("all") => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            WebError::bad_request(format!("status {s:?} is not one of open, pending, snoozed, resolved, all"))
+            WebError::bad_request(format!(
+                "status {s:?} is not one of open, pending, snoozed, resolved, all"
+            ))
         })?),
     };
     let sort = match q.get("sort") {
@@ -141,15 +156,32 @@ async fn list(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| WebError::bad_request(format!("limit {l:?} is not a number from 1 to 200")))?,
+            .ok_or_else(|| {
+                WebError::bad_request(format!("limit {l:?} is not a number from 1 to 200"))
+            })?,
     };
     let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(hex::decode(c).map_err(|_| WebError::bad_request(format!("cursor {c:?} is not valid")))?),
+        Some(c) => Some(
+            hex::decode(c)
+                .map_err(|_| WebError::bad_request(format!("cursor {c:?} is not valid")))?,
+        ),
     };
-    let page = app.list_conversations(&caller, ListQuery { status, sort, limit, cursor }).await?;
+    let page = app
+        .list_conversations(
+            &caller,
+            ListQuery {
+                status,
+                sort,
+                limit,
+                cursor,
+            },
+        )
+        .await?;
     let items: Vec<Value> = page.items.iter().map(conversation_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": page.next_cursor })))
+    Ok(Json(
+        json!({ "items": items, "next_cursor": page.next_cursor }),
+    ))
 }
 
 async fn detail(
@@ -187,8 +219,11 @@ async fn reply(
     JsonBody(req): JsonBody<ReplyReq>,
 ) -> Result<Response, WebError> {
     let id = ConversationId(parse_id(&raw, "conversation")?);
-    let out = app.reply(&caller, id, &req.text, req.private, req.note).await?;
-    let body = json!({ "message_id": out.message.0, "delivery": out.delivery.map(Delivery::as_str) });
+    let out = app
+        .reply(&caller, id, &req.text, req.private, req.note)
+        .await?;
+    let body =
+        json!({ "message_id": out.message.0, "delivery": out.delivery.map(Delivery::as_str) });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -206,12 +241,17 @@ async fn status(
 ) -> Result<Json<Value>, WebError> {
     let id = ConversationId(parse_id(&raw, "conversation")?);
     let status = Status::parse(&req.status).ok_or_else(|| {
-        WebError::bad_request(format!("status {:?} is not one of open, pending, snoozed, resolved", req.status))
+        WebError::bad_request(format!(
+            "status {:?} is not one of open, pending, snoozed, resolved",
+            req.status
+        ))
     })?;
     let until = match req.until.as_deref() {
         None => None,
         Some(u) => Some(Ts::parse(u).ok_or_else(|| {
-            WebError::bad_request(format!("until {u:?} is not an RFC 3339 time like 2026-11-23T10:00:00Z"))
+            WebError::bad_request(format!(
+                "until {u:?} is not an RFC 3339 time like 2026-11-23T10:00:00Z"
+            ))
         })?),
     };
     let c = app.set_status(&caller, id, status, until).await?;
@@ -220,7 +260,11 @@ async fn status(
 
 async fn workers(State(app): State<AppState>, Auth(caller): Auth) -> Result<Json<Value>, WebError> {
     caller.check(Perm::ViewWorkers, None)?;
-    let outbox_open = app.store.read(|r| r.outbox_open(100)).await.map_err(crate::app::AppError::from)?;
+    let outbox_open = app
+        .store
+        .read(|r| r.outbox_open(100))
+        .await
+        .map_err(crate::app::AppError::from)?;
     let stuck: Vec<Value> = outbox_open
         .iter()
         .filter(|o| o.last_error.is_some())

@@ -12,7 +12,10 @@ pub struct WebError {
 
 impl WebError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> WebError {
-        WebError { status, message: message.into() }
+        WebError {
+            status,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> WebError {
@@ -31,7 +34,10 @@ impl From<AppError> for WebError {
             AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(detail) => {
                 tracing::error!(error = %detail, "storage unavailable");
-                return WebError::new(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable; try again");
+                return WebError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage is unavailable; try again",
+                );
             }
         };
         WebError::new(status, e.to_string())
@@ -40,10 +46,16 @@ impl From<AppError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
+        let mut resp = (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }

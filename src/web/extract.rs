@@ -14,11 +14,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebError> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            WebError::new(e.status(), format!("cannot read the request body: {}", e.body_text()))
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                WebError::new(
+                    e.status(),
+                    format!("cannot read the request body: {}", e.body_text()),
+                )
+            })?;
         if bytes.is_empty() {
-            return Err(WebError::bad_request("the request body is empty; send JSON"));
+            return Err(WebError::bad_request(
+                "the request body is empty; send JSON",
+            ));
         }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
@@ -44,9 +51,14 @@ impl FromRequestParts<AppState> for Auth {
 }
 
 pub fn bearer(parts: &Parts) -> Option<String> {
-    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim().to_string())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_string())
 }
 
 /// The client's address: the TCP peer, or `X-Forwarded-For` only when the
@@ -79,6 +91,10 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// A numeric id from the path; anything else is a 404 naming it.
 pub fn parse_id(raw: &str, what: &str) -> Result<u64, WebError> {
-    raw.parse::<u64>()
-        .map_err(|_| WebError::new(axum::http::StatusCode::NOT_FOUND, format!("no {what} {raw:?}")))
+    raw.parse::<u64>().map_err(|_| {
+        WebError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no {what} {raw:?}"),
+        )
+    })
 }

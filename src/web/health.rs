@@ -11,7 +11,9 @@ use serde_json::json;
 use std::time::Duration;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
 }
 
 /// 200 when the store accepts a write (an empty commit) within 2 s.
@@ -32,19 +34,45 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
         "event_seq": app.store.committed_seq(),
         "workers": workers.iter().map(|w| json!({"name": w.name, "state": w.state.as_str()})).collect::<Vec<_>>(),
     });
-    let code = if store_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body))
 }
 
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let outbox = app.store.read(|r| r.outbox_open_count()).await.unwrap_or(0);
     let mut gauges = vec![
-        ("atalaya_queue_depth", "{queue=\"writer\"}".to_string(), app.store.queue_depth() as f64, "Items waiting in a queue."),
-        ("atalaya_queue_depth", "{queue=\"outbox\"}".to_string(), outbox as f64, "Items waiting in a queue."),
-        ("atalaya_event_seq", String::new(), app.store.committed_seq() as f64, "Newest durable event sequence."),
+        (
+            "atalaya_queue_depth",
+            "{queue=\"writer\"}".to_string(),
+            app.store.queue_depth() as f64,
+            "Items waiting in a queue.",
+        ),
+        (
+            "atalaya_queue_depth",
+            "{queue=\"outbox\"}".to_string(),
+            outbox as f64,
+            "Items waiting in a queue.",
+        ),
+        (
+            "atalaya_event_seq",
+            String::new(),
+            app.store.committed_seq() as f64,
+            "Newest durable event sequence.",
+        ),
     ];
     for w in app.workers.snapshot() {
-        for s in ["starting", "busy", "idle", "throttled", "failing", "stopped"] {
+        for s in [
+            "starting",
+            "busy",
+            "idle",
+            "throttled",
+            "failing",
+            "stopped",
+        ] {
             let v = if w.state.as_str() == s { 1.0 } else { 0.0 };
             gauges.push((
                 "atalaya_worker_state",
@@ -55,7 +83,10 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         }
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         app.metrics.render(&gauges),
     )
 }

@@ -26,7 +26,10 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/api/v1", api::routes())
         .merge(widget::routes())
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), count_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            count_requests,
+        ))
         .with_state(app)
 }
 
@@ -38,7 +41,13 @@ async fn count_requests(
     app.metrics.http_requests.inc();
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert("x-content-type-options", axum::http::HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", axum::http::HeaderValue::from_static("same-origin"));
+    h.insert(
+        "x-content-type-options",
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "referrer-policy",
+        axum::http::HeaderValue::from_static("same-origin"),
+    );
     resp
 }

@@ -35,15 +35,19 @@ pub fn load_tls(cfg: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
         .collect::<Result<_, _>>()
         .map_err(|e| read_err(&cfg.cert, &e))?;
     if certs.is_empty() {
-        return Err(TlsError::Invalid(format!("{} holds no certificate", cfg.cert.display())));
+        return Err(TlsError::Invalid(format!(
+            "{} holds no certificate",
+            cfg.cert.display()
+        )));
     }
     let key = PrivateKeyDer::from_pem_file(&cfg.key).map_err(|e| read_err(&cfg.key, &e))?;
-    let mut sc = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Invalid(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Invalid(e.to_string()))?;
+    let mut sc =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Invalid(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Invalid(e.to_string()))?;
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(sc))
 }
@@ -59,10 +63,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let Some(tls_cfg) = tls else {
         let mut sd = shutdown.clone();
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = sd.wait_for(|v| *v).await;
-            });
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = sd.wait_for(|v| *v).await;
+        });
         let mut handle = tokio::spawn(server.into_future());
         tokio::select! {
             r = &mut handle => return r.unwrap_or(Ok(())),
@@ -92,17 +99,23 @@ pub async fn serve(
             },
             _ = async { let _ = shutdown.wait_for(|v| *v).await; } => break,
         };
-        let acceptor = tokio_rustls::TlsAcceptor::from(current.read().unwrap_or_else(|e| e.into_inner()).clone());
+        let acceptor = tokio_rustls::TlsAcceptor::from(
+            current.read().unwrap_or_else(|e| e.into_inner()).clone(),
+        );
         let router = router.clone();
         let conn_tx = conn_tx.clone();
         let mut sd = shutdown.clone();
         tokio::spawn(async move {
             conn_tx.send_modify(|n| *n += 1);
-            if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo(peer));
-                    router.clone().oneshot(req.map(axum::body::Body::new))
-                });
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            {
+                let svc = hyper::service::service_fn(
+                    move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        router.clone().oneshot(req.map(axum::body::Body::new))
+                    },
+                );
                 let builder = Builder::new(TokioExecutor::new());
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
                 tokio::pin!(conn);
@@ -121,9 +134,14 @@ pub async fn serve(
     Ok(())
 }
 
-fn spawn_reloader(cfg: TlsConfig, current: Arc<RwLock<Arc<ServerConfig>>>, mut shutdown: watch::Receiver<bool>) {
+fn spawn_reloader(
+    cfg: TlsConfig,
+    current: Arc<RwLock<Arc<ServerConfig>>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
             return;
         };
         loop {
@@ -136,7 +154,9 @@ fn spawn_reloader(cfg: TlsConfig, current: Arc<RwLock<Arc<ServerConfig>>>, mut s
                     *current.write().unwrap_or_else(|e| e.into_inner()) = sc;
                     tracing::info!("TLS certificate reloaded");
                 }
-                Err(e) => tracing::error!(error = %e, "TLS reload failed; keeping the old certificate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS reload failed; keeping the old certificate")
+                }
             }
         }
     });

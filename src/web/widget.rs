@@ -27,7 +27,10 @@ struct Assets;
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
         .route("/widget/v1/sessions", post(start).options(preflight))
-        .route("/widget/v1/messages", post(send).get(history).options(preflight))
+        .route(
+            "/widget/v1/messages",
+            post(send).get(history).options(preflight),
+        )
         .route("/widget/v1/stream", get(stream))
         .layer(axum::middleware::from_fn_with_state((), cors));
     Router::new()
@@ -52,7 +55,13 @@ async fn script() -> Response {
 
 /// A page that embeds the widget, to try it on the server itself.
 async fn demo(State(app): State<AppState>) -> Response {
-    let channel = app.config.channel.webchat.first().map(|c| c.name.clone()).unwrap_or_default();
+    let channel = app
+        .config
+        .channel
+        .webchat
+        .first()
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
     let name = maud::html! { (app.config.business.name) };
     let page = format!(
         "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><title>{} — chat</title>\
@@ -76,7 +85,10 @@ fn allowed_origin(app: &AppState, headers: &HeaderMap) -> Result<Option<String>,
         return Ok(None);
     };
     let norm = normalize_origin(origin).unwrap_or_default();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let own = [format!("http://{host}"), format!("https://{host}")];
     let listed = app
         .config
@@ -88,7 +100,10 @@ fn allowed_origin(app: &AppState, headers: &HeaderMap) -> Result<Option<String>,
     if listed || own.contains(&norm) {
         Ok(Some(origin.to_string()))
     } else {
-        Err(WebError::new(StatusCode::FORBIDDEN, format!("origin {origin} may not use this chat")))
+        Err(WebError::new(
+            StatusCode::FORBIDDEN,
+            format!("origin {origin} may not use this chat"),
+        ))
     }
 }
 
@@ -97,28 +112,36 @@ fn origin_ok_for(app: &AppState, headers: &HeaderMap, channel: &str) -> Result<(
         return Ok(());
     };
     let norm = normalize_origin(origin).unwrap_or_default();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let own = [format!("http://{host}"), format!("https://{host}")];
     let ok = own.contains(&norm)
         || app.config.webchat_channel(channel).is_some_and(|c| {
-            c.allowed_origins.iter().any(|o| normalize_origin(o).as_deref() == Some(norm.as_str()))
+            c.allowed_origins
+                .iter()
+                .any(|o| normalize_origin(o).as_deref() == Some(norm.as_str()))
         });
     if ok {
         Ok(())
     } else {
-        Err(WebError::new(StatusCode::FORBIDDEN, format!("origin {origin} may not use channel {channel}")))
+        Err(WebError::new(
+            StatusCode::FORBIDDEN,
+            format!("origin {origin} may not use channel {channel}"),
+        ))
     }
 }
 
 async fn cors(State(()): State<()>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let mut resp = next.run(req).await;
-    if let Some(o) = origin {
-        if resp.status() != StatusCode::FORBIDDEN {
-            let h = resp.headers_mut();
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-            h.insert(header::VARY, HeaderValue::from_static("Origin"));
-        }
+    if let Some(o) = origin
+        && resp.status() != StatusCode::FORBIDDEN
+    {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     resp
 }
@@ -129,7 +152,10 @@ async fn preflight(State(app): State<AppState>, headers: HeaderMap) -> Result<Re
         StatusCode::NO_CONTENT,
         [
             (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "authorization, content-type",
+            ),
             (header::ACCESS_CONTROL_MAX_AGE, "600"),
         ],
     )
@@ -155,16 +181,37 @@ async fn start(
     JsonBody(req): JsonBody<StartReq>,
 ) -> Result<Response, WebError> {
     origin_ok_for(&app, &headers, &req.channel)?;
-    let per_minute = app.config.webchat_channel(&req.channel).map(|c| c.sessions_per_minute).unwrap_or(10);
-    if !app.rate.allow(&format!("widget-session:{ip}"), per_minute, app.clock.now()) {
-        return Err(WebError::new(StatusCode::TOO_MANY_REQUESTS, "too many new chats from this address; wait a minute"));
+    let per_minute = app
+        .config
+        .webchat_channel(&req.channel)
+        .map(|c| c.sessions_per_minute)
+        .unwrap_or(10);
+    if !app
+        .rate
+        .allow(&format!("widget-session:{ip}"), per_minute, app.clock.now())
+    {
+        return Err(WebError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many new chats from this address; wait a minute",
+        ));
     }
-    let (token, visitor) = app.widget_start(&req.channel, &req.name, req.email.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token, "visitor_id": visitor.0.to_string() }))).into_response())
+    let (token, visitor) = app
+        .widget_start(&req.channel, &req.name, req.email.as_deref())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "visitor_id": visitor.0.to_string() })),
+    )
+        .into_response())
 }
 
-async fn visitor(app: &AppState, headers: &HeaderMap, token: Option<String>) -> Result<Visitor, WebError> {
-    let token = token.ok_or_else(|| WebError::new(StatusCode::UNAUTHORIZED, "send the visitor token"))?;
+async fn visitor(
+    app: &AppState,
+    headers: &HeaderMap,
+    token: Option<String>,
+) -> Result<Visitor, WebError> {
+    let token =
+        token.ok_or_else(|| WebError::new(StatusCode::UNAUTHORIZED, "send the visitor token"))?;
     let v = app.widget_visitor(&token).await?;
     origin_ok_for(app, headers, &v.channel)?;
     Ok(v)
@@ -189,7 +236,9 @@ async fn send(
     JsonBody(req): JsonBody<SendReq>,
 ) -> Result<Response, WebError> {
     let v = visitor(&app, &headers, header_token(&headers)).await?;
-    let out = app.widget_send(&v, &req.text, req.client_id.as_deref()).await?;
+    let out = app
+        .widget_send(&v, &req.text, req.client_id.as_deref())
+        .await?;
     let body = json!({ "message_id": out.message.0, "conversation_id": out.conversation.0 });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -207,7 +256,9 @@ fn widget_message(m: &Message) -> Value {
 fn after_param(q: &HashMap<String, String>) -> Result<u64, WebError> {
     match q.get("after") {
         None => Ok(0),
-        Some(a) => a.parse().map_err(|_| WebError::bad_request(format!("after {a:?} is not a message id"))),
+        Some(a) => a
+            .parse()
+            .map_err(|_| WebError::bad_request(format!("after {a:?} is not a message id"))),
     }
 }
 
@@ -218,7 +269,9 @@ async fn history(
 ) -> Result<Json<Value>, WebError> {
     let v = visitor(&app, &headers, header_token(&headers)).await?;
     let msgs = app.widget_messages(&v, after_param(&q)?).await?;
-    Ok(Json(json!({ "messages": msgs.iter().map(widget_message).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "messages": msgs.iter().map(widget_message).collect::<Vec<_>>() }),
+    ))
 }
 
 /// New messages of the visitor's conversation as Server-Sent Events. The
@@ -229,11 +282,21 @@ async fn stream(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let v = visitor(&app, &headers, q.get("token").cloned()).await?;
-    let start = match after_param(&q)? {
-        0 => app.widget_messages(&v, 0).await?.last().map(|m| m.id.0).unwrap_or(0),
+    // Subscribe before reading the newest id, so nothing written in between is missed.
+    let rx = app.store.subscribe();
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|s| s.parse::<u64>().ok());
+    let start = match resume.unwrap_or(after_param(&q)?) {
+        0 => app
+            .widget_messages(&v, 0)
+            .await?
+            .last()
+            .map(|m| m.id.0)
+            .unwrap_or(0),
         n => n,
     };
-    let rx = app.store.subscribe();
     let state = (app, v, start, rx);
     let events = futures_util::stream::unfold(state, |(app, v, mut last, mut rx)| async move {
         if rx.changed().await.is_err() {
@@ -245,10 +308,17 @@ async fn stream(
         }
         let events: Vec<Result<Event, Infallible>> = msgs
             .iter()
-            .map(|m| Ok(Event::default().event("message").id(m.id.0.to_string()).data(widget_message(m).to_string())))
+            .map(|m| {
+                Ok(Event::default()
+                    .event("message")
+                    .id(m.id.0.to_string())
+                    .data(widget_message(m).to_string()))
+            })
             .collect();
         Some((futures_util::stream::iter(events), (app, v, last, rx)))
     })
     .flatten();
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

@@ -74,11 +74,19 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(clock: Arc<dyn Clock>) -> Registry {
-        Registry { map: Mutex::new(BTreeMap::new()), clock }
+        Registry {
+            map: Mutex::new(BTreeMap::new()),
+            clock,
+        }
     }
 
     pub fn snapshot(&self) -> Vec<WorkerStatus> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     fn update(&self, name: &str, f: impl FnOnce(&mut WorkerStatus, Ts)) {
@@ -131,7 +139,9 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
     let base = min.as_millis() as f64 * 2f64.powi(attempt.min(30) as i32);
     let capped = base.min(max.as_millis() as f64);
     let jitter = 0.8 + rand::random::<f64>() * 0.4;
-    Duration::from_millis((capped * jitter) as u64).min(max).max(Duration::from_millis(1))
+    Duration::from_millis((capped * jitter) as u64)
+        .min(max)
+        .max(Duration::from_millis(1))
 }
 
 /// Run a worker until `shutdown` turns true. `make` builds a fresh instance,

@@ -35,14 +35,18 @@ impl OutboxWorker {
             return self.park(item, "the channel is no longer configured").await;
         };
         let Some(url) = ch.webhook_url.clone() else {
-            return self.park(item, "no webhook_url is configured for this channel").await;
+            return self
+                .park(item, "no webhook_url is configured for this channel")
+                .await;
         };
         let id = item.id;
         let claimed = self
             .app
             .store
             .write(move |tx| {
-                let Some(mut it) = tx.outbox(id)? else { return Ok(None) };
+                let Some(mut it) = tx.outbox(id)? else {
+                    return Ok(None);
+                };
                 if matches!(it.state, OutboxState::Done | OutboxState::Failed) {
                     return Ok(None);
                 }
@@ -90,7 +94,10 @@ impl OutboxWorker {
             message_id: msg.id.0,
             thread: conv.thread_key.clone(),
             in_reply_to: last_in,
-            to: api::WebhookRecipient { handle: ident.handle.clone(), name: ident.display_name.clone() },
+            to: api::WebhookRecipient {
+                handle: ident.handle.clone(),
+                name: ident.display_name.clone(),
+            },
             text: msg.text.clone(),
             private: !msg.public,
             author: msg.author_name.clone(),
@@ -99,7 +106,15 @@ impl OutboxWorker {
         let secret = ch.webhook_secret.as_ref().map(|s| s.expose().to_string());
         let timeout = self.app.config.outbox.timeout.0;
         let now_unix = self.app.clock.now().0 / 1000;
-        let result = api::deliver(&self.client, &url, secret.as_deref(), &payload, timeout, now_unix).await;
+        let result = api::deliver(
+            &self.client,
+            &url,
+            secret.as_deref(),
+            &payload,
+            timeout,
+            now_unix,
+        )
+        .await;
         self.record(item, result).await
     }
 
@@ -127,7 +142,9 @@ impl OutboxWorker {
         let (max_attempts, min, max) = (cfg.max_attempts, cfg.min_backoff.0, cfg.max_backoff.0);
         let (state, delivery, detail, delay) = match result {
             SendResult::Sent => (OutboxState::Done, Some(Delivery::Sent), None, None),
-            SendResult::Permanent(e) => (OutboxState::Failed, Some(Delivery::Failed), Some(e), None),
+            SendResult::Permanent(e) => {
+                (OutboxState::Failed, Some(Delivery::Failed), Some(e), None)
+            }
             SendResult::Retry { error, .. } if item.attempts >= max_attempts => (
                 OutboxState::Failed,
                 Some(Delivery::Failed),
@@ -135,7 +152,9 @@ impl OutboxWorker {
                 None,
             ),
             SendResult::Retry { error, after } => {
-                let d = after.unwrap_or_else(|| backoff(item.attempts.saturating_sub(1), min, max)).min(max);
+                let d = after
+                    .unwrap_or_else(|| backoff(item.attempts.saturating_sub(1), min, max))
+                    .min(max);
                 (OutboxState::Pending, None, Some(error), Some(d))
             }
         };
@@ -147,7 +166,9 @@ impl OutboxWorker {
         self.app
             .store
             .write(move |tx| {
-                let Some(mut it) = tx.outbox(item.id)? else { return Ok(()) };
+                let Some(mut it) = tx.outbox(item.id)? else {
+                    return Ok(());
+                };
                 let now = tx.now();
                 it.state = state;
                 it.last_error = detail.clone();
@@ -155,23 +176,23 @@ impl OutboxWorker {
                     it.next_attempt_at = now.plus_ms(d.as_millis() as i64);
                 }
                 tx.put_outbox(&it)?;
-                if let Some(mut m) = tx.message(it.message)? {
-                    if delivery.is_some() || m.delivery_detail != detail {
-                        if let Some(d) = delivery {
-                            m.delivery = Some(d);
-                        }
-                        m.delivery_detail = detail.clone();
-                        tx.put_message(&m)?;
-                        tx.append_event(
-                            Actor::Channel(it.channel.clone()),
-                            EventKind::DeliveryChanged {
-                                conversation: it.conversation,
-                                message: it.message,
-                                delivery: m.delivery.unwrap_or(Delivery::Queued),
-                                detail,
-                            },
-                        )?;
+                if let Some(mut m) = tx.message(it.message)?
+                    && (delivery.is_some() || m.delivery_detail != detail)
+                {
+                    if let Some(d) = delivery {
+                        m.delivery = Some(d);
                     }
+                    m.delivery_detail = detail.clone();
+                    tx.put_message(&m)?;
+                    tx.append_event(
+                        Actor::Channel(it.channel.clone()),
+                        EventKind::DeliveryChanged {
+                            conversation: it.conversation,
+                            message: it.message,
+                            delivery: m.delivery.unwrap_or(Delivery::Queued),
+                            detail,
+                        },
+                    )?;
                 }
                 Ok(())
             })
@@ -187,11 +208,20 @@ impl Worker for OutboxWorker {
 
     async fn step(&mut self) -> Result<Step, String> {
         let now = self.app.clock.now();
-        let open = self.app.store.read(|r| r.outbox_open(512)).await.map_err(|e| e.to_string())?;
+        let open = self
+            .app
+            .store
+            .read(|r| r.outbox_open(512))
+            .await
+            .map_err(|e| e.to_string())?;
         let mut next_due: Option<Ts> = None;
         let mut due = Vec::new();
         for item in open {
-            let webhook_now = self.app.config.api_channel(&item.channel).is_some_and(|c| c.webhook_url.is_some());
+            let webhook_now = self
+                .app
+                .config
+                .api_channel(&item.channel)
+                .is_some_and(|c| c.webhook_url.is_some());
             let ready = match item.state {
                 OutboxState::Parked => webhook_now,
                 OutboxState::Pending | OutboxState::InFlight => true,
@@ -203,17 +233,22 @@ impl Worker for OutboxWorker {
             if item.next_attempt_at <= now || item.state != OutboxState::Pending {
                 due.push(item);
             } else {
-                next_due = Some(next_due.map_or(item.next_attempt_at, |t| t.min(item.next_attempt_at)));
+                next_due =
+                    Some(next_due.map_or(item.next_attempt_at, |t| t.min(item.next_attempt_at)));
             }
         }
         if due.is_empty() {
-            let wait = next_due.map(|t| Duration::from_millis((t.0 - now.0).max(10) as u64)).unwrap_or(IDLE);
+            let wait = next_due
+                .map(|t| Duration::from_millis((t.0 - now.0).max(10) as u64))
+                .unwrap_or(IDLE);
             return Ok(Step::Idle(wait.min(IDLE)));
         }
         // Deliver a few at a time; each attempt records its own result.
         let mut errors = Vec::new();
         for chunk in due.chunks(8) {
-            let results = futures_util::future::join_all(chunk.iter().cloned().map(|it| self.attempt(it))).await;
+            let results =
+                futures_util::future::join_all(chunk.iter().cloned().map(|it| self.attempt(it)))
+                    .await;
             errors.extend(results.into_iter().filter_map(Result::err));
         }
         match errors.first() {
