@@ -25,6 +25,9 @@ pub struct IngestArgs {
     /// Corpus seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// redb page cache in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub cache_mb: usize,
     /// Data directory to write to (default: a temporary directory).
     #[arg(long)]
     pub data: Option<PathBuf>,

@@ -118,7 +118,7 @@ impl App {
                     first_seen: now,
                     last_seen: now,
                 };
-                tx.put_identity(&identity)?;
+                tx.put_identity(None, &identity)?;
                 let t = Token {
                     subject: TokenSubject::Visitor {
                         channel,

@@ -337,7 +337,8 @@ fn resolve_identity(
         .email
         .clone()
         .or_else(|| (m.kind == ChannelKind::Email).then(|| a.handle.clone()));
-    if let Some(mut ident) = tx.identity_by_handle(m.kind, &a.handle)? {
+    if let Some(old) = tx.identity_by_handle(m.kind, &a.handle)? {
+        let mut ident = old.clone();
         if a.name.is_some() {
             ident.display_name = a.name.clone();
         }
@@ -351,8 +352,11 @@ fn resolve_identity(
         if a.bio.is_some() {
             ident.bio = a.bio.clone();
         }
-        ident.last_seen = now;
-        tx.put_identity(&ident)?;
+        // Rewrite only on a profile change, or to move `last_seen` once an hour.
+        if ident != old || now.0 - old.last_seen.0 > 3_600_000 {
+            ident.last_seen = now;
+            tx.put_identity(Some(&old), &ident)?;
+        }
         if let Some(email) = email
             && let Some(mut contact) = tx.contact(ident.contact)?
             && contact.email.is_none()
@@ -399,7 +403,7 @@ fn resolve_identity(
         first_seen: now,
         last_seen: now,
     };
-    tx.put_identity(&ident)?;
+    tx.put_identity(None, &ident)?;
     Ok(ident)
 }
 

@@ -86,7 +86,7 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
             "{n} messages belong to missing conversation {conv}"
         ));
     }
-    if r.conv_order.len()? != rep.conversations * 6 {
+    if r.conv_order.len()? != rep.conversations * order::KEYS_PER_CONVERSATION {
         rep.problems.push(format!(
             "{} sort keys for {} conversations",
             r.conv_order.len()?,

@@ -2,7 +2,8 @@
 //!
 //! Each conversation has one key per (sort, status slot): its own status and
 //! the "all" slot, so every list is a range scan that stays fast with 100,000
-//! open conversations.
+//! open conversations. `Oldest` reads the `Newest` keys backwards, so each
+//! conversation has four keys.
 
 use crate::domain::{Conversation, Status};
 
@@ -27,11 +28,18 @@ impl Sort {
     fn tag(self) -> u8 {
         match self {
             Sort::Priority => b'p',
-            Sort::Newest => b'n',
-            Sort::Oldest => b'o',
+            Sort::Newest | Sort::Oldest => b'n',
         }
     }
+
+    /// Whether the list reads its keys backwards.
+    pub fn reversed(self) -> bool {
+        self == Sort::Oldest
+    }
 }
+
+/// How many sort keys each conversation has.
+pub const KEYS_PER_CONVERSATION: u64 = 4;
 
 /// The status slot that holds every conversation.
 const ALL_SLOT: u8 = 9;
@@ -54,13 +62,12 @@ fn key(sort: Sort, slot: u8, c: &Conversation) -> Vec<u8> {
             let waiting = c.waiting_since.map(|t| ord_ts(t.0)).unwrap_or(u64::MAX);
             k.extend_from_slice(&waiting.to_be_bytes());
         }
-        Sort::Newest => {
+        Sort::Newest | Sort::Oldest => {
             k.extend_from_slice(&(u64::MAX - ord_ts(c.last_message_at.0)).to_be_bytes());
             // Ties: the newer conversation first.
             k.extend_from_slice(&(u64::MAX - c.id.0).to_be_bytes());
             return k;
         }
-        Sort::Oldest => k.extend_from_slice(&ord_ts(c.last_message_at.0).to_be_bytes()),
     }
     k.extend_from_slice(&c.id.0.to_be_bytes());
     k
@@ -68,8 +75,8 @@ fn key(sort: Sort, slot: u8, c: &Conversation) -> Vec<u8> {
 
 /// Every sort key of a conversation in its current state.
 pub fn order_keys(c: &Conversation) -> Vec<Vec<u8>> {
-    let mut out = Vec::with_capacity(6);
-    for sort in [Sort::Priority, Sort::Newest, Sort::Oldest] {
+    let mut out = Vec::with_capacity(4);
+    for sort in [Sort::Priority, Sort::Newest] {
         out.push(key(sort, c.status.code(), c));
         out.push(key(sort, ALL_SLOT, c));
     }

@@ -187,14 +187,20 @@ macro_rules! getters {
             ) -> R<Page> {
                 let prefix = order::prefix(sort, status);
                 let end = [prefix[0], prefix[1] + 1];
-                let start = match cursor {
-                    Some(c) if c.starts_with(&prefix) => Bound::Excluded(c),
-                    _ => Bound::Included(&prefix[..]),
+                let cursor = cursor.filter(|c| c.starts_with(&prefix));
+                let range = match (sort.reversed(), cursor) {
+                    (false, Some(c)) => (Bound::Excluded(c), Bound::Excluded(&end[..])),
+                    (false, None) => (Bound::Included(&prefix[..]), Bound::Excluded(&end[..])),
+                    (true, Some(c)) => (Bound::Included(&prefix[..]), Bound::Excluded(c)),
+                    (true, None) => (Bound::Included(&prefix[..]), Bound::Excluded(&end[..])),
                 };
+                let mut rows = self.conv_order.range::<&[u8]>(range)?;
                 let mut items = Vec::new();
                 let mut last_key = None;
                 let mut more = false;
-                for row in self.conv_order.range::<&[u8]>((start, Bound::Excluded(&end[..])))? {
+                loop {
+                    let row = if sort.reversed() { rows.next_back() } else { rows.next() };
+                    let Some(row) = row else { break };
                     let (k, _) = row?;
                     if items.len() >= limit {
                         more = true;
@@ -203,10 +209,10 @@ macro_rules! getters {
                     let key = k.value();
                     last_key = Some(key.to_vec());
                     let Some(id) = order::id_of(key) else { continue };
-                    if let Some(c) = self.conversation(ConversationId(id))? {
-                        if keep(&c) {
-                            items.push(c);
-                        }
+                    if let Some(c) = self.conversation(ConversationId(id))?
+                        && keep(&c)
+                    {
+                        items.push(c);
                     }
                 }
                 Ok(Page {
@@ -324,24 +330,33 @@ impl Tx<'_> {
         put(&mut self.contacts, c.id.0, c)
     }
 
-    pub fn put_identity(&mut self, i: &Identity) -> R<()> {
-        let key = skey(i.kind.as_str(), &normalize_handle(&i.handle));
-        self.identity_keys.insert(key.as_str(), i.id.0)?;
-        self.contact_identities.insert((i.contact.0, i.id.0), ())?;
+    /// Store an identity; `old` is its previous state (None: a new one).
+    pub fn put_identity(&mut self, old: Option<&Identity>, i: &Identity) -> R<()> {
+        let moved = old.is_none_or(|o| o.handle != i.handle || o.contact != i.contact);
+        if moved {
+            if let Some(o) = old {
+                self.contact_identities.remove((o.contact.0, o.id.0))?;
+            }
+            let key = skey(i.kind.as_str(), &normalize_handle(&i.handle));
+            self.identity_keys.insert(key.as_str(), i.id.0)?;
+            self.contact_identities.insert((i.contact.0, i.id.0), ())?;
+        }
         put(&mut self.identities, i.id.0, i)
     }
 
     /// Store a conversation; `old` is its previous state (to move sort keys).
     pub fn put_conversation(&mut self, old: Option<&Conversation>, c: &Conversation) -> R<()> {
-        if let Some(old) = old {
-            for k in order::order_keys(old) {
-                self.conv_order.remove(k.as_slice())?;
-            }
-        } else {
+        let new_keys = order::order_keys(c);
+        let old_keys = old.map(order::order_keys).unwrap_or_default();
+        if old.is_none() {
             self.contact_conversations
                 .insert((c.contact.0, c.id.0), ())?;
         }
-        for k in order::order_keys(c) {
+        // Only the keys that changed move (usually the time-ordered ones).
+        for k in old_keys.iter().filter(|k| !new_keys.contains(k)) {
+            self.conv_order.remove(k.as_slice())?;
+        }
+        for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
             self.conv_order.insert(k.as_slice(), ())?;
         }
         put(&mut self.conversations, c.id.0, c)
