@@ -22,9 +22,12 @@ impl Drop for Proc {
 /// Start the server; with `limit_kib`, every file it writes is capped there.
 fn spawn(data: &std::path::Path, port: u16, limit_kib: Option<u32>, log: &std::path::Path) -> Proc {
     let bin = env!("CARGO_BIN_EXE_atalaya");
-    let limit = limit_kib.map(|k| format!("ulimit -f {k}; ")).unwrap_or_default();
+    let limit = limit_kib
+        .map(|k| format!("ulimit -f {k}; "))
+        .unwrap_or_default();
     // SIGXFSZ ignored: a write past the limit fails with EFBIG, as on a full disk.
-    let script = format!("trap '' XFSZ; {limit}exec \"$0\" serve --listen 127.0.0.1:{port} --data \"$1\"");
+    let script =
+        format!("trap '' XFSZ; {limit}exec \"$0\" serve --listen 127.0.0.1:{port} --data \"$1\"");
     let log = std::fs::File::create(log).unwrap();
     Proc(
         Command::new("bash")
@@ -89,7 +92,10 @@ async fn full_disk_gives_503_and_loses_nothing() {
         match status {
             201 => acked.push((format!("d{i}"), body["message_id"].as_u64().unwrap())),
             503 => {
-                assert!(body["error"].as_str().unwrap().contains("storage"), "{body}");
+                assert!(
+                    body["error"].as_str().unwrap().contains("storage"),
+                    "{body}"
+                );
                 refused += 1;
                 if refused >= 3 {
                     break;
@@ -109,7 +115,13 @@ async fn full_disk_gives_503_and_loses_nothing() {
     server.0.wait().unwrap();
 
     // With space again: every acknowledged message is there, exactly once.
-    let store = Store::open(&data, StoreOptions::default(), std::sync::Arc::new(atalaya::domain::SystemClock), std::sync::Arc::new(Metrics::default())).unwrap();
+    let store = Store::open(
+        &data,
+        StoreOptions::default(),
+        std::sync::Arc::new(atalaya::domain::SystemClock),
+        std::sync::Arc::new(Metrics::default()),
+    )
+    .unwrap();
     let report = store.verify().unwrap();
     assert!(report.ok(), "{:?}", report.problems);
     let lost = store
@@ -131,7 +143,9 @@ async fn full_disk_gives_503_and_loses_nothing() {
     let r = http
         .post(format!("{base}/api/v1/inbound"))
         .bearer_auth(&token)
-        .json(&json!({"external_id": "after", "from": {"handle": "@late"}, "text": "¿hay alguien?"}))
+        .json(
+            &json!({"external_id": "after", "from": {"handle": "@late"}, "text": "¿hay alguien?"}),
+        )
         .send()
         .await
         .unwrap();

@@ -196,6 +196,32 @@ async fn retries_keep_one_idempotency_key_until_delivered() {
     }
     assert_eq!(app.store.read(|r| r.outbox_open_count()).await.unwrap(), 0);
     assert!(app.metrics.delivery_retries.get() >= 3);
+    // Every attempt and its outcome is in the event log.
+    let events = app.store.read(|r| r.events_after(0, 1000)).await.unwrap();
+    let attempts: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::DeliveryAttempted { attempt, .. } => Some(attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    let outcomes: Vec<Delivery> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::DeliveryChanged { delivery, .. } => Some(*delivery),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Delivery::Queued,
+            Delivery::Queued,
+            Delivery::Queued,
+            Delivery::Sent
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

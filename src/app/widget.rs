@@ -119,6 +119,13 @@ impl App {
                     last_seen: now,
                 };
                 tx.put_identity(None, &identity)?;
+                tx.append_event(
+                    Actor::Channel(channel.clone()),
+                    EventKind::VisitorSessionStarted {
+                        identity: identity.id,
+                        channel: channel.clone(),
+                    },
+                )?;
                 let t = Token {
                     subject: TokenSubject::Visitor {
                         channel,

@@ -1,5 +1,6 @@
 use super::{
-    ContactId, ConversationId, Delivery, MessageId, OutboxId, Priority, Status, Ts, UserId,
+    ContactId, ConversationId, Delivery, IdentityId, MessageId, OutboxId, Priority, Status, Ts,
+    UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,21 @@ pub enum EventKind {
     ContactCreated {
         contact: ContactId,
     },
+    ContactUpdated {
+        contact: ContactId,
+    },
+    IdentityCreated {
+        identity: IdentityId,
+        contact: ContactId,
+    },
+    IdentityUpdated {
+        identity: IdentityId,
+    },
+    /// A website-chat visitor started a session.
+    VisitorSessionStarted {
+        identity: IdentityId,
+        channel: String,
+    },
     ConversationCreated {
         conversation: ConversationId,
         contact: ContactId,
@@ -49,6 +65,13 @@ pub enum EventKind {
     NoteAdded {
         conversation: ConversationId,
         message: MessageId,
+    },
+    /// An attempt to deliver a reply started (claimed before any network I/O).
+    DeliveryAttempted {
+        conversation: ConversationId,
+        message: MessageId,
+        outbox: OutboxId,
+        attempt: u32,
     },
     DeliveryChanged {
         conversation: ConversationId,
@@ -90,6 +113,7 @@ impl EventKind {
             | EventKind::MessageReceived { conversation, .. }
             | EventKind::ReplyQueued { conversation, .. }
             | EventKind::NoteAdded { conversation, .. }
+            | EventKind::DeliveryAttempted { conversation, .. }
             | EventKind::DeliveryChanged { conversation, .. }
             | EventKind::StatusChanged { conversation, .. }
             | EventKind::PriorityChanged { conversation, .. } => Some(*conversation),

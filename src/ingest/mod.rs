@@ -356,6 +356,10 @@ fn resolve_identity(
         if ident != old || now.0 - old.last_seen.0 > 3_600_000 {
             ident.last_seen = now;
             tx.put_identity(Some(&old), &ident)?;
+            tx.append_event(
+                actor.clone(),
+                EventKind::IdentityUpdated { identity: ident.id },
+            )?;
         }
         if let Some(email) = email
             && let Some(mut contact) = tx.contact(ident.contact)?
@@ -404,6 +408,13 @@ fn resolve_identity(
         last_seen: now,
     };
     tx.put_identity(None, &ident)?;
+    tx.append_event(
+        actor.clone(),
+        EventKind::IdentityCreated {
+            identity: ident.id,
+            contact: contact_id,
+        },
+    )?;
     Ok(ident)
 }
 

@@ -70,6 +70,30 @@ async fn duplicate_returns_the_original_ids() {
     assert_eq!((a.message, a.conversation), (b.message, b.conversation));
     assert_eq!(f.store.read(|r| r.message_count()).await.unwrap(), 1);
     assert!(f.store.verify().unwrap().ok());
+    // The audit trail: one event per change, none for the duplicate.
+    let kinds: Vec<String> = f
+        .store
+        .read(|r| r.events_after(0, 100))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            format!("{:?}", e.kind)
+                .split([' ', '{'])
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactCreated",
+            "IdentityCreated",
+            "ConversationCreated",
+            "MessageReceived"
+        ]
+    );
 }
 
 #[tokio::test]

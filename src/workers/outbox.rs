@@ -53,6 +53,15 @@ impl OutboxWorker {
                 it.state = OutboxState::InFlight;
                 it.attempts += 1;
                 tx.put_outbox(&it)?;
+                tx.append_event(
+                    Actor::Channel(it.channel.clone()),
+                    EventKind::DeliveryAttempted {
+                        conversation: it.conversation,
+                        message: it.message,
+                        outbox: it.id,
+                        attempt: it.attempts,
+                    },
+                )?;
                 let msg = tx.message(it.message)?;
                 let conv = tx.conversation(it.conversation)?;
                 let ident = match &conv {
@@ -128,8 +137,17 @@ impl OutboxWorker {
             .write(move |tx| {
                 if let Some(mut it) = tx.outbox(item.id)? {
                     it.state = OutboxState::Parked;
-                    it.last_error = Some(why);
+                    it.last_error = Some(why.clone());
                     tx.put_outbox(&it)?;
+                    tx.append_event(
+                        Actor::Channel(it.channel.clone()),
+                        EventKind::DeliveryChanged {
+                            conversation: it.conversation,
+                            message: it.message,
+                            delivery: Delivery::Queued,
+                            detail: Some(why),
+                        },
+                    )?;
                 }
                 Ok(())
             })
@@ -176,24 +194,26 @@ impl OutboxWorker {
                     it.next_attempt_at = now.plus_ms(d.as_millis() as i64);
                 }
                 tx.put_outbox(&it)?;
-                if let Some(mut m) = tx.message(it.message)?
-                    && (delivery.is_some() || m.delivery_detail != detail)
-                {
+                let Some(mut m) = tx.message(it.message)? else {
+                    return Ok(());
+                };
+                if delivery.is_some() || m.delivery_detail != detail {
                     if let Some(d) = delivery {
                         m.delivery = Some(d);
                     }
                     m.delivery_detail = detail.clone();
                     tx.put_message(&m)?;
-                    tx.append_event(
-                        Actor::Channel(it.channel.clone()),
-                        EventKind::DeliveryChanged {
-                            conversation: it.conversation,
-                            message: it.message,
-                            delivery: m.delivery.unwrap_or(Delivery::Queued),
-                            detail,
-                        },
-                    )?;
                 }
+                // Every attempt's outcome is in the audit trail, retries included.
+                tx.append_event(
+                    Actor::Channel(it.channel.clone()),
+                    EventKind::DeliveryChanged {
+                        conversation: it.conversation,
+                        message: it.message,
+                        delivery: m.delivery.unwrap_or(Delivery::Queued),
+                        detail,
+                    },
+                )?;
                 Ok(())
             })
             .await
