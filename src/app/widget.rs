@@ -80,31 +80,8 @@ impl App {
             .store
             .write(move |tx| {
                 let now = tx.now();
-                let contact = match &email {
-                    Some(e) => tx.contact_by_email(e)?,
-                    None => None,
-                };
-                let contact = match contact {
-                    Some(c) => c,
-                    None => {
-                        let c = Contact {
-                            id: ContactId(tx.next_id()),
-                            name: name.clone(),
-                            email: email.clone(),
-                            language: None,
-                            lifetime_value_cents: 0,
-                            vip: false,
-                            created_at: now,
-                            attributes: Default::default(),
-                        };
-                        tx.put_contact(&c)?;
-                        tx.append_event(
-                            Actor::Channel(channel.clone()),
-                            EventKind::ContactCreated { contact: c.id },
-                        )?;
-                        c.id
-                    }
-                };
+                let actor = Actor::Channel(channel.clone());
+                let contact = crate::ingest::contact_for(tx, email.as_deref(), &name, &actor)?;
                 let identity = Identity {
                     id: IdentityId(tx.next_id()),
                     contact,

@@ -326,6 +326,38 @@ pub fn apply(
     })
 }
 
+/// The contact with this email, or a new one (with its event).
+pub fn contact_for(
+    tx: &mut Tx<'_>,
+    email: Option<&str>,
+    name: &str,
+    actor: &Actor,
+) -> Result<ContactId, StoreError> {
+    if let Some(e) = email
+        && let Some(c) = tx.contact_by_email(e)?
+    {
+        return Ok(c);
+    }
+    let contact = Contact {
+        id: ContactId(tx.next_id()),
+        name: name.to_string(),
+        email: email.map(str::to_string),
+        language: None,
+        lifetime_value_cents: 0,
+        vip: false,
+        created_at: tx.now(),
+        attributes: Default::default(),
+    };
+    tx.put_contact(&contact)?;
+    tx.append_event(
+        actor.clone(),
+        EventKind::ContactCreated {
+            contact: contact.id,
+        },
+    )?;
+    Ok(contact.id)
+}
+
 fn resolve_identity(
     tx: &mut Tx<'_>,
     m: &InboundMessage,
@@ -368,32 +400,17 @@ fn resolve_identity(
         {
             contact.email = Some(email);
             tx.put_contact(&contact)?;
+            tx.append_event(
+                actor.clone(),
+                EventKind::ContactUpdated {
+                    contact: contact.id,
+                },
+            )?;
         }
         return Ok(ident);
     }
-    let contact_id = match &email {
-        Some(e) => tx.contact_by_email(e)?,
-        None => None,
-    };
-    let contact_id = match contact_id {
-        Some(c) => c,
-        None => {
-            let id = ContactId(tx.next_id());
-            let contact = Contact {
-                id,
-                name: a.name.clone().unwrap_or_else(|| a.handle.clone()),
-                email: email.clone(),
-                language: None,
-                lifetime_value_cents: 0,
-                vip: false,
-                created_at: now,
-                attributes: Default::default(),
-            };
-            tx.put_contact(&contact)?;
-            tx.append_event(actor.clone(), EventKind::ContactCreated { contact: id })?;
-            id
-        }
-    };
+    let name = a.name.clone().unwrap_or_else(|| a.handle.clone());
+    let contact_id = contact_for(tx, email.as_deref(), &name, actor)?;
     let ident = Identity {
         id: IdentityId(tx.next_id()),
         contact: contact_id,

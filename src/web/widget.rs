@@ -78,11 +78,17 @@ async fn demo(State(app): State<AppState>) -> Response {
     resp
 }
 
-/// The origin of the request when it is allowed for some webchat channel, or
-/// the server's own origin. `Err` when a browser sent a foreign origin.
-fn allowed_origin(app: &AppState, headers: &HeaderMap) -> Result<Option<String>, WebError> {
+/// Check a browser's `Origin` (requests without one pass: they are not from
+/// a page). The server's own origin is always allowed; otherwise the origin
+/// must be listed by `channel`, or by any webchat channel when `None` (a CORS
+/// preflight does not say which channel it is for).
+fn check_origin(
+    app: &AppState,
+    headers: &HeaderMap,
+    channel: Option<&str>,
+) -> Result<(), WebError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return Ok(None);
+        return Ok(());
     };
     let norm = normalize_origin(origin).unwrap_or_default();
     let host = headers
@@ -95,40 +101,18 @@ fn allowed_origin(app: &AppState, headers: &HeaderMap) -> Result<Option<String>,
         .channel
         .webchat
         .iter()
+        .filter(|c| channel.is_none_or(|name| c.name == name))
         .flat_map(|c| c.allowed_origins.iter())
         .any(|o| normalize_origin(o).as_deref() == Some(norm.as_str()));
     if listed || own.contains(&norm) {
-        Ok(Some(origin.to_string()))
-    } else {
-        Err(WebError::new(
-            StatusCode::FORBIDDEN,
-            format!("origin {origin} may not use this chat"),
-        ))
-    }
-}
-
-fn origin_ok_for(app: &AppState, headers: &HeaderMap, channel: &str) -> Result<(), WebError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let norm = normalize_origin(origin).unwrap_or_default();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let own = [format!("http://{host}"), format!("https://{host}")];
-    let ok = own.contains(&norm)
-        || app.config.webchat_channel(channel).is_some_and(|c| {
-            c.allowed_origins
-                .iter()
-                .any(|o| normalize_origin(o).as_deref() == Some(norm.as_str()))
-        });
-    if ok {
         Ok(())
     } else {
+        let what = channel
+            .map(|c| format!("channel {c}"))
+            .unwrap_or_else(|| "this chat".into());
         Err(WebError::new(
             StatusCode::FORBIDDEN,
-            format!("origin {origin} may not use channel {channel}"),
+            format!("origin {origin} may not use {what}"),
         ))
     }
 }
@@ -147,7 +131,7 @@ async fn cors(State(()): State<()>, req: Request, next: Next) -> Response {
 }
 
 async fn preflight(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    allowed_origin(&app, &headers)?;
+    check_origin(&app, &headers, None)?;
     Ok((
         StatusCode::NO_CONTENT,
         [
@@ -180,7 +164,7 @@ async fn start(
     headers: HeaderMap,
     JsonBody(req): JsonBody<StartReq>,
 ) -> Result<Response, WebError> {
-    origin_ok_for(&app, &headers, &req.channel)?;
+    check_origin(&app, &headers, Some(&req.channel))?;
     let per_minute = app
         .config
         .webchat_channel(&req.channel)
@@ -213,7 +197,7 @@ async fn visitor(
     let token =
         token.ok_or_else(|| WebError::new(StatusCode::UNAUTHORIZED, "send the visitor token"))?;
     let v = app.widget_visitor(&token).await?;
-    origin_ok_for(app, headers, &v.channel)?;
+    check_origin(app, headers, Some(&v.channel))?;
     Ok(v)
 }
 
