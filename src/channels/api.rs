@@ -97,8 +97,9 @@ pub async fn deliver(
             error: "webhook timed out".into(),
             after: None,
         },
+        // Without the URL: it may carry a secret, and errors reach pages and logs.
         Err(e) => SendResult::Retry {
-            error: format!("webhook unreachable: {e}"),
+            error: format!("webhook unreachable: {}", e.without_url()),
             after: None,
         },
     }
