@@ -8,6 +8,15 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenKind {
+    Api,
+    Session,
+}
+
+/// Browser sessions live this long.
+pub const SESSION_TTL_MS: i64 = 7 * 86_400_000;
+
 /// API tokens live this long.
 pub const API_TOKEN_TTL_MS: i64 = 30 * 86_400_000;
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -130,7 +139,7 @@ pub async fn set_password(store: &Store, email: &str, password: &str) -> Result<
             user.password_hash = hash;
             tx.put_user(&user)?;
             let id = user.id;
-            tx.remove_tokens_where(|t| match &t.subject {
+            tx.remove_tokens_where_keyed(|_, t| match &t.subject {
                 TokenSubject::Api(u) => *u == id,
                 TokenSubject::Session { user, .. } => *user == id,
                 TokenSubject::Visitor { .. } => false,
@@ -166,6 +175,102 @@ pub async fn ensure_first_admin(
 impl App {
     /// Check credentials and hand out an API bearer token.
     pub async fn login(&self, email: &str, password: &str) -> Result<String, AppError> {
+        let user = self.check_credentials(email, password).await?;
+        self.issue_token(user.id, TokenKind::Api)
+            .await
+            .map(|(token, _)| token)
+    }
+
+    /// Check credentials and open a browser session: a new session id at every
+    /// login. Returns (session token, CSRF token).
+    pub async fn login_session(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(String, String), AppError> {
+        let user = self.check_credentials(email, password).await?;
+        self.issue_token(user.id, TokenKind::Session).await
+    }
+
+    /// The user and CSRF token of a live browser session.
+    pub async fn session(&self, token: &str) -> Result<(User, String), AppError> {
+        let hash = token_hash(token);
+        let now = self.clock.now();
+        let found = self
+            .store
+            .read(move |r| match r.token(&hash)? {
+                Some(Token {
+                    subject: TokenSubject::Session { user, csrf },
+                    expires_at,
+                    ..
+                }) if expires_at > now => Ok(r.user(user)?.map(|u| (u, csrf))),
+                _ => Ok(None),
+            })
+            .await?;
+        found
+            .filter(|(u, _)| u.active)
+            .ok_or(AppError::Unauthorized)
+    }
+
+    /// End a browser session.
+    pub async fn logout(&self, token: &str) -> Result<(), AppError> {
+        let hash = token_hash(token);
+        self.store
+            .write(move |tx| {
+                if let Some(Token {
+                    subject: TokenSubject::Session { user, .. },
+                    ..
+                }) = tx.token(&hash)?
+                {
+                    tx.remove_token(&hash)?;
+                    tx.append_event(Actor::User(user), EventKind::LoggedOut { user })?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Change one's own password (the current one is checked) and sign out
+    /// every other session and token of the account; `keep` (the current
+    /// session token) stays valid.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        keep: &str,
+    ) -> Result<(), AppError> {
+        self.check_credentials(&user.email, current).await?;
+        let hash = {
+            let new = new.to_string();
+            tokio::task::spawn_blocking(move || hash_password(&new))
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))??
+        };
+        let (id, keep) = (user.id, token_hash(keep));
+        self.store
+            .write(move |tx| {
+                let Some(mut u) = tx.user(id)? else {
+                    return Ok(Err(AppError::NotFound("no such user".into())));
+                };
+                u.password_hash = hash;
+                tx.put_user(&u)?;
+                tx.remove_tokens_where_keyed(|k, t| {
+                    k != keep
+                        && match &t.subject {
+                            TokenSubject::Api(u) => *u == id,
+                            TokenSubject::Session { user, .. } => *user == id,
+                            TokenSubject::Visitor { .. } => false,
+                        }
+                })?;
+                tx.append_event(Actor::User(id), EventKind::PasswordChanged { user: id })?;
+                Ok(Ok(()))
+            })
+            .await?
+    }
+
+    async fn check_credentials(&self, email: &str, password: &str) -> Result<User, AppError> {
         let email_owned = email.to_string();
         let user = self
             .store
@@ -183,29 +288,47 @@ impl App {
         })
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        let user = match user {
-            Some(u) if ok && u.active => u,
+        match user {
+            Some(u) if ok && u.active => Ok(u),
             _ => {
                 self.metrics.login_failures.inc();
-                return Err(AppError::Unauthorized);
+                Err(AppError::Unauthorized)
             }
-        };
+        }
+    }
+
+    /// A new token of `kind` for user `id`: (token, CSRF token or "").
+    async fn issue_token(&self, id: UserId, kind: TokenKind) -> Result<(String, String), AppError> {
         let (token, hash) = new_token();
-        let id = user.id;
+        let csrf = match kind {
+            TokenKind::Api => String::new(),
+            TokenKind::Session => new_token().0,
+        };
+        let csrf_stored = csrf.clone();
         self.store
             .write(move |tx| {
                 let now = tx.now();
+                let (subject, ttl) = match kind {
+                    TokenKind::Api => (TokenSubject::Api(id), API_TOKEN_TTL_MS),
+                    TokenKind::Session => (
+                        TokenSubject::Session {
+                            user: id,
+                            csrf: csrf_stored,
+                        },
+                        SESSION_TTL_MS,
+                    ),
+                };
                 let t = Token {
-                    subject: TokenSubject::Api(id),
+                    subject,
                     created_at: now,
-                    expires_at: now.plus_ms(API_TOKEN_TTL_MS),
+                    expires_at: now.plus_ms(ttl),
                 };
                 tx.put_token(&hash, &t)?;
                 tx.append_event(Actor::User(id), EventKind::LoggedIn { user: id })?;
                 Ok(())
             })
             .await?;
-        Ok(token)
+        Ok((token, csrf))
     }
 
     /// Who a bearer token belongs to: a staff API token or a channel token.

@@ -98,6 +98,9 @@ pub enum EventKind {
     LoggedIn {
         user: UserId,
     },
+    LoggedOut {
+        user: UserId,
+    },
     StoreMigrated {
         from: u32,
         to: u32,

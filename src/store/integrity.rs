@@ -81,6 +81,19 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
             }
         }
     }
+    let mut counts = HashMap::<String, u64>::new();
+    for c in r.all_conversations()? {
+        for k in order::count_keys(&c) {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    for (k, n) in &counts {
+        let stored = r.meta(k)?.unwrap_or(0);
+        if stored != *n {
+            rep.problems
+                .push(format!("counter {k} is {stored}, counted {n}"));
+        }
+    }
     for (conv, n) in per_conv {
         rep.problems.push(format!(
             "{n} messages belong to missing conversation {conv}"

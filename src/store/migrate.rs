@@ -3,6 +3,8 @@
 //! * v1: the first layout.
 //! * v2: adds the `conv_order` table (sort keys for keyset pagination); the
 //!   migration builds it from the conversations.
+//! * v3: conversation counters in `meta` (per status, assignee, team) for
+//!   the inbox views; the migration counts them.
 
 use super::StoreError;
 use super::codec::decode;
@@ -13,7 +15,7 @@ use crate::domain::{Actor, Conversation, EventKind, Ts};
 use redb::ReadableTable;
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Create or upgrade the schema; return the writer's counters.
 pub(super) fn prepare(db: &redb::Database, now: Ts) -> Result<Counters, StoreError> {
@@ -84,6 +86,17 @@ fn step(
     }
     tx::create_all(wtx)?;
     let mut tx = Tx::open(wtx, counters, now)?;
+    if from == 2 {
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        for c in tx.all_conversations()? {
+            for k in order::count_keys(&c) {
+                *counts.entry(k).or_default() += 1;
+            }
+        }
+        for (k, n) in counts {
+            tx.set_meta(&k, n)?;
+        }
+    }
     tx.append_event(
         Actor::System,
         EventKind::StoreMigrated {
@@ -195,9 +208,18 @@ mod tests {
             .unwrap();
         assert_eq!(version, Some(SCHEMA_VERSION));
         assert_eq!(page.items.len(), 2);
-        assert!(matches!(
-            events.last().unwrap().kind,
-            EventKind::StoreMigrated { from: 1, to: 2 }
-        ));
+        let steps: Vec<(u32, u32)> = events
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::StoreMigrated { from, to } => Some((from, to)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps, [(1, 2), (2, 3)]);
+        let open = store
+            .read(|r| r.count(Status::Open, None, None))
+            .await
+            .unwrap();
+        assert_eq!(open, 2, "the v3 step counted the conversations");
     }
 }

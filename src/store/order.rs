@@ -93,3 +93,18 @@ pub fn id_of(key: &[u8]) -> Option<u64> {
         raw
     })
 }
+
+/// The counters (in `meta`) a conversation contributes 1 to: per status,
+/// per status × assignee (or unassigned), and per status × team.
+pub fn count_keys(c: &Conversation) -> Vec<String> {
+    let s = c.status.as_str();
+    let mut keys = vec![format!("count:s:{s}")];
+    keys.push(match c.assignee {
+        Some(u) => format!("count:a:{u}:{s}"),
+        None => format!("count:u:{s}"),
+    });
+    if let Some(t) = c.team {
+        keys.push(format!("count:t:{t}:{s}"));
+    }
+    keys
+}

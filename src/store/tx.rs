@@ -220,6 +220,26 @@ macro_rules! getters {
                     next_cursor: if more { last_key.map(hex::encode) } else { None },
                 })
             }
+            /// How many conversations have `status` (and, when given, that
+            /// assignee — `Some(None)` for unassigned — or team).
+            pub fn count(
+                &self,
+                status: Status,
+                assignee: Option<Option<UserId>>,
+                team: Option<TeamId>,
+            ) -> R<u64> {
+                let s = status.as_str();
+                let key = match (assignee, team) {
+                    (Some(Some(u)), _) => format!("count:a:{u}:{s}"),
+                    (Some(None), _) => format!("count:u:{s}"),
+                    (None, Some(t)) => format!("count:t:{t}:{s}"),
+                    (None, None) => format!("count:s:{s}"),
+                };
+                Ok(self.meta(&key)?.unwrap_or(0))
+            }
+            pub fn all_conversations(&self) -> R<Vec<Conversation>> {
+                all_vals(&self.conversations)
+            }
             pub fn conversation_count(&self) -> R<u64> {
                 Ok(self.conversations.len()?)
             }
@@ -359,6 +379,16 @@ impl Tx<'_> {
         for k in new_keys.iter().filter(|k| !old_keys.contains(k)) {
             self.conv_order.insert(k.as_slice(), ())?;
         }
+        let new_counts = order::count_keys(c);
+        let old_counts = old.map(order::count_keys).unwrap_or_default();
+        for k in old_counts.iter().filter(|k| !new_counts.contains(k)) {
+            let n = self.meta(k)?.unwrap_or(0);
+            self.set_meta(k, n.saturating_sub(1))?;
+        }
+        for k in new_counts.iter().filter(|k| !old_counts.contains(k)) {
+            let n = self.meta(k)?.unwrap_or(0);
+            self.set_meta(k, n + 1)?;
+        }
         put(&mut self.conversations, c.id.0, c)
     }
 
@@ -391,13 +421,22 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Remove every token whose subject matches (e.g. all sessions of a user).
-    pub fn remove_tokens_where(&mut self, mut f: impl FnMut(&Token) -> bool) -> R<usize> {
+    pub fn remove_token(&mut self, hash: &str) -> R<()> {
+        self.tokens.remove(hash)?;
+        Ok(())
+    }
+
+    /// Remove every token for which `f(hash, token)` holds (e.g. all sessions
+    /// of a user but the current one).
+    pub fn remove_tokens_where_keyed(
+        &mut self,
+        mut f: impl FnMut(&str, &Token) -> bool,
+    ) -> R<usize> {
         let mut doomed = Vec::new();
         for row in self.tokens.iter()? {
             let (k, v) = row?;
             let t: Token = decode(v.value())?;
-            if f(&t) {
+            if f(k.value(), &t) {
                 doomed.push(k.value().to_string());
             }
         }

@@ -1,0 +1,163 @@
+//! The string catalog: every user-facing string of the web UI, in Spanish and
+//! English. Keys are an enum, so a missing translation does not compile.
+
+use axum::http::HeaderMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Es,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Es => "es",
+            Lang::En => "en",
+        }
+    }
+
+    /// From `Accept-Language` (first supported language by weight order of
+    /// appearance); Spanish when nothing matches.
+    pub fn from_headers(h: &HeaderMap) -> Lang {
+        let Some(v) = h.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+            return Lang::Es;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in v.split(',') {
+            let mut it = part.trim().split(';');
+            let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let lang = match tag.split('-').next() {
+                Some("es") => Lang::Es,
+                Some("en") => Lang::En,
+                _ => continue,
+            };
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(Lang::Es)
+    }
+}
+
+macro_rules! catalog {
+    ($($key:ident => $es:literal, $en:literal;)*) => {
+        /// A user-facing string.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum T { $($key,)* }
+
+        impl T {
+            pub const ALL: &'static [T] = &[$(T::$key,)*];
+        }
+
+        pub fn t(lang: Lang, key: T) -> &'static str {
+            match (lang, key) {
+                $((Lang::Es, T::$key) => $es, (Lang::En, T::$key) => $en,)*
+            }
+        }
+    };
+}
+
+catalog! {
+    SignIn => "Entrar", "Sign in";
+    Email => "Correo", "Email";
+    Password => "Contraseña", "Password";
+    WrongCredentials => "Correo o contraseña incorrectos.", "Wrong email or password.";
+    TooManyAttempts => "Demasiados intentos. Espera un minuto.", "Too many attempts. Wait a minute.";
+    SignOut => "Salir", "Sign out";
+    ChangePassword => "Cambiar contraseña", "Change password";
+    CurrentPassword => "Contraseña actual", "Current password";
+    NewPassword => "Contraseña nueva", "New password";
+    PasswordChanged => "Contraseña cambiada. Las demás sesiones se han cerrado.", "Password changed. Every other session was signed out.";
+    Save => "Guardar", "Save";
+    Inbox => "Bandeja", "Inbox";
+    ViewMine => "Mías", "Mine";
+    ViewUnassigned => "Sin asignar", "Unassigned";
+    ViewTeams => "Mis equipos", "My teams";
+    ViewAll => "Todas", "All";
+    ViewMentions => "Menciones", "Mentions";
+    ViewSnoozed => "Pospuestas", "Snoozed";
+    ViewResolved => "Resueltas", "Resolved";
+    EmptyTitle => "Nada pendiente aquí", "Nothing waiting here";
+    EmptyHint => "Los mensajes nuevos de cualquier canal aparecen aquí al momento.", "New messages from every channel appear here as they arrive.";
+    EmptyMineHint => "No tienes conversaciones asignadas. Mira «Sin asignar».", "Nothing is assigned to you. Look in “Unassigned”.";
+    NoConversationTitle => "Elige una conversación", "Pick a conversation";
+    NoConversationHint => "Usa j/k para moverte y Enter para abrir; ? muestra los atajos.", "Use j/k to move and Enter to open; ? shows the shortcuts.";
+    Older => "Más antiguas", "Older";
+    Reply => "Responder", "Reply";
+    PrivateReply => "Mensaje privado", "Private message";
+    Note => "Nota interna", "Internal note";
+    Send => "Enviar", "Send";
+    ReplyPlaceholder => "Escribe tu respuesta…", "Write your reply…";
+    NotePlaceholder => "Nota para el equipo; @nombre avisa a un agente…", "A note for the team; @name notifies an agent…";
+    Resolve => "Resolver", "Resolve";
+    Reopen => "Reabrir", "Reopen";
+    MarkPending => "Pendiente del cliente", "Pending on customer";
+    Contact => "Cliente", "Customer";
+    Identities => "Identidades", "Identities";
+    Followers => "Seguidores", "Followers";
+    Verified => "Verificada", "Verified";
+    Value => "Valor", "Value";
+    History => "Otras conversaciones", "Other conversations";
+    NoHistory => "Primera conversación con este cliente.", "First conversation with this customer.";
+    Triage => "Prioridad", "Priority";
+    Status => "Estado", "Status";
+    Channel => "Canal", "Channel";
+    Assignee => "Asignada a", "Assigned to";
+    Nobody => "Nadie", "Nobody";
+    Delivery => "Entrega", "Delivery";
+    DeliveryQueued => "en cola", "queued";
+    DeliverySent => "enviado", "sent";
+    DeliveryFailed => "falló", "failed";
+    DeliveryUnknown => "desconocido", "unknown";
+    StatusOpen => "Abierta", "Open";
+    StatusPending => "Pendiente", "Pending";
+    StatusSnoozed => "Pospuesta", "Snoozed";
+    StatusResolved => "Resuelta", "Resolved";
+    Search => "Buscar", "Search";
+    SearchPlaceholder => "Buscar conversaciones (/)", "Search conversations (/)";
+    Shortcuts => "Atajos de teclado", "Keyboard shortcuts";
+    ShortcutMove => "siguiente / anterior", "next / previous";
+    ShortcutOpen => "abrir", "open";
+    ShortcutReply => "responder", "reply";
+    ShortcutNote => "nota", "note";
+    ShortcutResolve => "resolver", "resolve";
+    ShortcutSearch => "buscar", "search";
+    ShortcutHelp => "esta ayuda", "this help";
+    Close => "Cerrar", "Close";
+    Forbidden => "No tienes permiso para ver esto.", "You may not see this.";
+    NotFound => "No existe.", "Not found.";
+    FormExpired => "El formulario caducó; vuelve a intentarlo.", "The form expired; try again.";
+    ReadOnly => "Cuenta de solo lectura", "Read-only account";
+    NewMessages => "Hay mensajes nuevos", "There are new messages";
+    Private => "privado", "private";
+    Public => "público", "public";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_two_distinct_non_empty_strings() {
+        for &k in T::ALL {
+            let (es, en) = (t(Lang::Es, k), t(Lang::En, k));
+            assert!(!es.is_empty() && !en.is_empty(), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_supported() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Lang::from_headers(&h), Lang::Es);
+        h.insert("accept-language", "en-GB,en;q=0.9,es;q=0.8".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h), Lang::En);
+        h.insert("accept-language", "fr-FR, es-MX;q=0.7, en;q=0.5".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h), Lang::Es);
+        h.insert("accept-language", "de".parse().unwrap());
+        assert_eq!(Lang::from_headers(&h), Lang::Es);
+    }
+}
