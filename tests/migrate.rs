@@ -37,6 +37,29 @@ async fn committed_v1_fixture_migrates_and_keeps_every_message() {
         .await
         .unwrap();
     assert_eq!(version, Some(SCHEMA_VERSION));
+    // The v3 step indexed the old event log per conversation.
+    let first = page.items[0].id;
+    let timeline = store
+        .read(move |r| r.conversation_events(first))
+        .await
+        .unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::ConversationCreated { .. }))
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::MessageReceived { .. }))
+    );
+    assert_eq!(
+        store
+            .read(|r| r.count(Status::Open, None, None))
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(page.items.len(), 2);
     texts.sort();
     assert_eq!(

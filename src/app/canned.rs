@@ -1,6 +1,7 @@
 //! Canned responses: template rendering, validation, the `/shortcut` picker search and
 //! tag-based suggestions. A pure decision core (DESIGN.md invariant 5): no I/O, no clock.
 
+use std::cmp::Reverse;
 use std::fmt;
 
 /// Values a template can use.
@@ -170,80 +171,59 @@ pub struct Candidate<'a> {
 
 /// Lowercase, strip common Latin diacritics (precomposed or combining), collapse whitespace.
 fn norm(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        if ('\u{300}'..='\u{36f}').contains(&c) {
-            continue;
-        }
-        if c.is_whitespace() {
-            if !out.is_empty() && !out.ends_with(' ') {
-                out.push(' ');
-            }
-        } else {
-            out.push(fold(c));
-        }
-    }
-    if out.ends_with(' ') {
-        out.pop();
-    }
-    out
+    let fold_word = |w: &str| -> String {
+        let chars = w.chars().flat_map(char::to_lowercase);
+        chars.filter(|c| !('\u{300}'..='\u{36f}').contains(c)).map(fold).collect()
+    };
+    let words: Vec<String> = s.split_whitespace().map(fold_word).filter(|w| !w.is_empty()).collect();
+    words.join(" ")
 }
 
+/// Groups of a plain letter followed by the accented (lowercase) letters folded into it.
+const FOLDS: &str = "aàáâãäåāăą cçćĉċč dďđ eèéêëēĕėęě iìíîïĩīĭįı nñńņň oòóôõöøōŏő \
+                     uùúûüũūŭůűų yýÿ sśşš zźżž lł gğ rř tţť";
+
 fn fold(c: char) -> char {
-    match c {
-        'à'..='å' | 'ā' | 'ă' | 'ą' => 'a',
-        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => 'c',
-        'ď' | 'đ' => 'd',
-        'è'..='ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => 'e',
-        'ì'..='ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => 'i',
-        'ñ' | 'ń' | 'ņ' | 'ň' => 'n',
-        'ò'..='ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => 'o',
-        'ù'..='ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => 'u',
-        'ý' | 'ÿ' => 'y',
-        'ś' | 'ş' | 'š' => 's',
-        'ź' | 'ż' | 'ž' => 'z',
-        'ł' => 'l',
-        'ğ' => 'g',
-        'ř' => 'r',
-        'ţ' | 'ť' => 't',
-        _ => c,
+    if c.is_ascii() {
+        return c;
     }
+    let group = FOLDS.split(' ').find(|g| g.chars().skip(1).any(|x| x == c));
+    group.and_then(|g| g.chars().next()).unwrap_or(c)
 }
 
 /// fzf-like subsequence score (optimal alignment): each match scores, word starts and
 /// consecutive runs earn bonuses, gaps cost. `None` if `q` is not a subsequence of `s`.
 fn fuzzy(q: &[char], s: &[char]) -> Option<i64> {
     const NONE: i64 = i64::MIN / 4;
-    if q.is_empty() || q.len() > s.len() {
-        return None;
-    }
-    let mut prev = vec![NONE; s.len()];
+    let mut prev: Vec<i64> = Vec::new();
     for (i, &qc) in q.iter().enumerate() {
         let mut cur = vec![NONE; s.len()];
-        let mut gap_best = NONE; // max over k <= j-2 of prev[k] + k
-        for j in 0..s.len() {
+        let mut gap_best = NONE; // max over k <= j - 2 of prev[k] + k
+        for (j, &sc) in s.iter().enumerate() {
             let jj = j as i64;
-            if j >= 2 {
+            if i > 0 && j >= 2 {
                 gap_best = gap_best.max(prev[j - 2] + jj - 2);
             }
-            if s[j] != qc {
+            if sc != qc {
                 continue;
             }
-            let word_start = j == 0 || !s[j - 1].is_alphanumeric();
-            let base = 16 + if word_start { 8 } else { 0 };
-            let from = if i == 0 {
-                -jj
-            } else {
-                let consecutive = if j >= 1 { prev[j - 1] + 8 } else { NONE };
-                consecutive.max(gap_best - jj - 2)
+            let bonus = if j == 0 || !s[j - 1].is_alphanumeric() { 8 } else { 0 };
+            let from = match (i, j) {
+                (0, _) => -jj,
+                (_, 0) => NONE,
+                _ => (prev[j - 1] + 8).max(gap_best - jj - 2),
             };
             if from > NONE / 2 {
-                cur[j] = base + from;
+                cur[j] = 16 + bonus + from;
             }
         }
         prev = cur;
     }
     prev.into_iter().max().filter(|&v| v > NONE / 2)
+}
+
+fn words(s: &str) -> Vec<&str> {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect()
 }
 
 /// (tier, sub-score) of one candidate, `None` if it does not match at all.
@@ -261,10 +241,7 @@ fn score(c: &Candidate<'_>, q: &str, q_compact: &[char]) -> Option<(u8, i64)> {
         return Some((3, s));
     }
     let title = norm(c.title);
-    let twords: Vec<&str> =
-        title.split(|ch: char| !ch.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let qwords: Vec<&str> =
-        q.split(|ch: char| !ch.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let (twords, qwords) = (words(&title), words(q));
     if !qwords.is_empty() && qwords.iter().all(|qw| twords.iter().any(|tw| tw.starts_with(qw))) {
         let exact = qwords.iter().filter(|qw| twords.contains(qw)).count();
         return Some((2, exact as i64));
@@ -286,7 +263,7 @@ pub fn search(items: &[Candidate<'_>], query: &str, limit: usize) -> Vec<usize> 
     let q_compact: Vec<char> = q.chars().filter(|c| *c != ' ').collect();
     let mut scored: Vec<(usize, (u8, i64))> =
         items.iter().enumerate().filter_map(|(i, c)| Some((i, score(c, &q, &q_compact)?))).collect();
-    scored.sort_by(|a, b| b.1.cmp(&a.1));
+    scored.sort_by_key(|e| Reverse(e.1));
     scored.into_iter().take(limit).map(|(i, _)| i).collect()
 }
 
@@ -316,7 +293,7 @@ pub fn suggest(
             (n > 0).then_some((i, n))
         })
         .collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1));
+    ranked.sort_by_key(|e| Reverse(e.1));
     ranked.into_iter().take(limit).map(|(i, _)| i).collect()
 }
 
@@ -429,6 +406,10 @@ mod tests {
         Candidate { shortcut, title, body, tags: &[] }
     }
 
+    fn tagged(tags: &[String]) -> Candidate<'_> {
+        Candidate { tags, ..cand("", "", "") }
+    }
+
     #[test]
     fn search_tiers() {
         let items = [
@@ -478,13 +459,8 @@ mod tests {
     #[test]
     fn suggest_ranking() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (a, b, c, d) = (t(&["envío"]), t(&["Envio", "Urgente"]), t(&["otro"]), t(&[]));
-        let items = [
-            Candidate { shortcut: "a", title: "", body: "", tags: &a },
-            Candidate { shortcut: "b", title: "", body: "", tags: &b },
-            Candidate { shortcut: "c", title: "", body: "", tags: &c },
-            Candidate { shortcut: "d", title: "", body: "", tags: &d },
-        ];
+        let tags = [t(&["envío"]), t(&["Envio", "Urgente", "ENVIO"]), t(&["otro"]), t(&[])];
+        let items: Vec<Candidate<'_>> = tags.iter().map(|t| tagged(t)).collect();
         assert_eq!(suggest(&items, &t(&["urgente"]), Some("ENVÍO"), 10), vec![1, 0]);
         assert_eq!(suggest(&items, &t(&["ENVIO"]), None, 10), vec![0, 1]);
         assert_eq!(suggest(&items, &t(&["envio", "envio"]), Some("envio"), 10), vec![0, 1]);
@@ -495,10 +471,10 @@ mod tests {
 
     #[test]
     fn property_render_never_panics_and_never_leaks_braces() {
-        const ATOMS: &[&str] = &[
-            "{{", "}}", "{", "}", "\\", " ", "ñ", "é", "😀", "a", "\n", "{{contact.name}}",
-            "{{ agent.initials }}", "{{nope}}", "\\{{", "contact.first_name", ".", "日本",
-        ];
+        let atoms: Vec<&str> = "{{|}}|{|}|\\| |ñ|é|😀|a|\n|{{contact.name}}|{{ agent.initials }}|\
+                                {{nope}}|\\{{|contact.first_name|.|日本|{{ contact.nmae }}"
+            .split('|')
+            .collect();
         let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = |n: usize| {
             seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -507,7 +483,7 @@ mod tests {
         let (mut ok, mut err) = (0, 0);
         for _ in 0..5000 {
             let len = next(12);
-            let t: String = (0..len).map(|_| ATOMS[next(ATOMS.len())]).collect();
+            let t: String = (0..len).map(|_| atoms[next(atoms.len())]).collect();
             let res = render(&t, &vars());
             assert_eq!(res.as_ref().map(|_| ()), validate(&t).as_ref().map(|_| ()), "{t:?}");
             match res {

@@ -27,23 +27,11 @@ impl Actor {
 /// transaction (DESIGN invariant 2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum EventKind {
+    // Append new variants at the end only: the codec stores the variant's
+    // index, so reordering would change the meaning of stored events
+    // (`tests/fixtures/store-v1.redb` holds events of the first version).
     ContactCreated {
         contact: ContactId,
-    },
-    ContactUpdated {
-        contact: ContactId,
-    },
-    IdentityCreated {
-        identity: IdentityId,
-        contact: ContactId,
-    },
-    IdentityUpdated {
-        identity: IdentityId,
-    },
-    /// A website-chat visitor started a session.
-    VisitorSessionStarted {
-        identity: IdentityId,
-        channel: String,
     },
     ConversationCreated {
         conversation: ConversationId,
@@ -65,13 +53,6 @@ pub enum EventKind {
     NoteAdded {
         conversation: ConversationId,
         message: MessageId,
-    },
-    /// An attempt to deliver a reply started (claimed before any network I/O).
-    DeliveryAttempted {
-        conversation: ConversationId,
-        message: MessageId,
-        outbox: OutboxId,
-        attempt: u32,
     },
     DeliveryChanged {
         conversation: ConversationId,
@@ -98,12 +79,34 @@ pub enum EventKind {
     LoggedIn {
         user: UserId,
     },
-    LoggedOut {
-        user: UserId,
-    },
     StoreMigrated {
         from: u32,
         to: u32,
+    },
+    ContactUpdated {
+        contact: ContactId,
+    },
+    IdentityCreated {
+        identity: IdentityId,
+        contact: ContactId,
+    },
+    IdentityUpdated {
+        identity: IdentityId,
+    },
+    /// A website-chat visitor started a session.
+    VisitorSessionStarted {
+        identity: IdentityId,
+        channel: String,
+    },
+    /// An attempt to deliver a reply started (claimed before any network I/O).
+    DeliveryAttempted {
+        conversation: ConversationId,
+        message: MessageId,
+        outbox: OutboxId,
+        attempt: u32,
+    },
+    LoggedOut {
+        user: UserId,
     },
 }
 

@@ -4,7 +4,8 @@
 //! * v2: adds the `conv_order` table (sort keys for keyset pagination); the
 //!   migration builds it from the conversations.
 //! * v3: conversation counters in `meta` (per status, assignee, team) for
-//!   the inbox views; the migration counts them.
+//!   the inbox views, and the `conversation_events` timeline index; the
+//!   migration counts the conversations and indexes the event log.
 
 use super::StoreError;
 use super::codec::decode;
@@ -96,6 +97,7 @@ fn step(
         for (k, n) in counts {
             tx.set_meta(&k, n)?;
         }
+        tx.index_all_events()?;
     }
     tx.append_event(
         Actor::System,

@@ -36,6 +36,9 @@ pub const USER_EMAILS: TableDefinition<&str, u64> = TableDefinition::new("user_e
 pub const TEAMS: TableDefinition<u64, Bytes> = TableDefinition::new("teams");
 /// SHA-256 hex of a bearer/session/widget token -> token record.
 pub const TOKENS: TableDefinition<&str, Bytes> = TableDefinition::new("tokens");
+/// (conversation, event sequence): a conversation's timeline (schema v3).
+pub const CONVERSATION_EVENTS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("conversation_events");
 /// Sort keys of conversations (schema v2): see `order_keys`.
 pub const CONV_ORDER: TableDefinition<&[u8], ()> = TableDefinition::new("conv_order");
 

@@ -237,6 +237,16 @@ macro_rules! getters {
                 };
                 Ok(self.meta(&key)?.unwrap_or(0))
             }
+            /// The events of one conversation, oldest first.
+            pub fn conversation_events(&self, conv: ConversationId) -> R<Vec<Event>> {
+                let mut out = Vec::new();
+                for seq in pair_range(&self.conversation_events, conv.0)? {
+                    if let Some(e) = get_val(&self.events, seq)? {
+                        out.push(e);
+                    }
+                }
+                Ok(out)
+            }
             pub fn all_conversations(&self) -> R<Vec<Conversation>> {
                 all_vals(&self.conversations)
             }
@@ -306,6 +316,7 @@ tables!(
     teams: TEAMS<u64, Bytes>,
     tokens: TOKENS<&'static str, Bytes>,
     conv_order: CONV_ORDER<&'static [u8], ()>,
+    conversation_events: CONVERSATION_EVENTS<(u64, u64), ()>,
 );
 
 getters!(Tx<'a>);
@@ -456,6 +467,22 @@ impl Tx<'_> {
             }
         }
         put(&mut self.outbox, item.id.0, item)
+    }
+
+    /// Rebuild the conversation → events index from the whole log (migration).
+    pub(super) fn index_all_events(&mut self) -> R<()> {
+        let mut pairs = Vec::new();
+        for row in self.events.iter()? {
+            let (_, v) = row?;
+            let e: Event = decode(v.value())?;
+            if let Some(c) = e.kind.conversation() {
+                pairs.push((c.0, e.seq));
+            }
+        }
+        for p in pairs {
+            self.conversation_events.insert(p, ())?;
+        }
+        Ok(())
     }
 
     pub(super) fn set_meta(&mut self, key: &str, v: u64) -> R<()> {
