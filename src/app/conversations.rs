@@ -320,3 +320,185 @@ impl App {
             .await?
     }
 }
+
+/// The inbox's views (left rail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InboxView {
+    Mine,
+    Unassigned,
+    Teams,
+    All,
+    Snoozed,
+    Resolved,
+}
+
+impl InboxView {
+    pub const ALL: [InboxView; 6] = [
+        InboxView::Mine,
+        InboxView::Unassigned,
+        InboxView::Teams,
+        InboxView::All,
+        InboxView::Snoozed,
+        InboxView::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxView::Mine => "mine",
+            InboxView::Unassigned => "unassigned",
+            InboxView::Teams => "teams",
+            InboxView::All => "all",
+            InboxView::Snoozed => "snoozed",
+            InboxView::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InboxView> {
+        InboxView::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    fn status(self) -> Status {
+        match self {
+            InboxView::Snoozed => Status::Snoozed,
+            InboxView::Resolved => Status::Resolved,
+            _ => Status::Open,
+        }
+    }
+
+    fn sort(self) -> Sort {
+        match self {
+            InboxView::Resolved | InboxView::Snoozed => Sort::Newest,
+            _ => Sort::Priority,
+        }
+    }
+
+    fn matches(self, u: &User, c: &Conversation) -> bool {
+        match self {
+            InboxView::Mine => c.assignee == Some(u.id),
+            InboxView::Unassigned => c.assignee.is_none(),
+            InboxView::Teams => c.team.is_some_and(|t| u.teams.contains(&t)),
+            InboxView::All | InboxView::Snoozed | InboxView::Resolved => true,
+        }
+    }
+}
+
+/// Everything the conversation page shows.
+pub struct ConversationPage {
+    pub detail: Detail,
+    pub identities: Vec<Identity>,
+    /// The contact's other conversations this user may see, newest first.
+    pub history: Vec<Conversation>,
+    pub events: Vec<Event>,
+    /// Display names of the staff that appear in the timeline.
+    pub names: std::collections::HashMap<UserId, String>,
+}
+
+impl App {
+    /// One page of an inbox view, in its order, with only what the user may see.
+    pub async fn inbox(
+        &self,
+        caller: &Caller,
+        view: InboxView,
+        cursor: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<ListPage, AppError> {
+        caller.check(Perm::ViewConversation, None)?;
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let limit = limit.clamp(1, 200);
+        self.store
+            .read(move |r| {
+                let page = r.list_conversations(
+                    view.sort(),
+                    Some(view.status()),
+                    cursor.as_deref(),
+                    limit,
+                    |c| can_see(&user, c) && view.matches(&user, c),
+                )?;
+                let mut items = Vec::with_capacity(page.items.len());
+                for c in page.items {
+                    items.push(load_view(r, c)?);
+                }
+                Ok(ListPage {
+                    items,
+                    next_cursor: page.next_cursor,
+                })
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Counts per view, read from the store's counters (no scan).
+    pub async fn view_counts(&self, caller: &Caller) -> Result<Vec<(InboxView, u64)>, AppError> {
+        caller.check(Perm::ViewConversation, None)?;
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        self.store
+            .read(move |r| {
+                let mut out = Vec::new();
+                for v in InboxView::ALL {
+                    let n = match v {
+                        InboxView::Mine => r.count(Status::Open, Some(Some(user.id)), None)?,
+                        InboxView::Unassigned => r.count(Status::Open, Some(None), None)?,
+                        InboxView::Teams => {
+                            let mut n = 0;
+                            for t in &user.teams {
+                                n += r.count(Status::Open, None, Some(*t))?;
+                            }
+                            n
+                        }
+                        InboxView::All => r.count(Status::Open, None, None)?,
+                        InboxView::Snoozed => r.count(Status::Snoozed, None, None)?,
+                        InboxView::Resolved => r.count(Status::Resolved, None, None)?,
+                    };
+                    out.push((v, n));
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(Into::into)
+    }
+
+    pub async fn conversation_page(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+    ) -> Result<ConversationPage, AppError> {
+        let detail = self.conversation(caller, id).await?;
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let contact = detail.view.conv.contact;
+        let (identities, history, events, names) = self
+            .store
+            .read(move |r| {
+                let identities = r.contact_identities(contact)?;
+                let mut history = Vec::new();
+                for cid in r.contact_conversations(contact)?.into_iter().rev() {
+                    if cid == id {
+                        continue;
+                    }
+                    if let Some(c) = r.conversation(cid)?
+                        && can_see(&user, &c)
+                    {
+                        history.push(c);
+                    }
+                }
+                let events = r.conversation_events(id)?;
+                let mut names = std::collections::HashMap::new();
+                for e in &events {
+                    if let Actor::User(u) = e.actor
+                        && let std::collections::hash_map::Entry::Vacant(v) = names.entry(u)
+                        && let Some(user) = r.user(u)?
+                    {
+                        v.insert(user.name);
+                    }
+                }
+                Ok((identities, history, events, names))
+            })
+            .await?;
+        Ok(ConversationPage {
+            detail,
+            identities,
+            history,
+            events,
+            names,
+        })
+    }
+}

@@ -3,6 +3,7 @@
 //! the store. The web layer stays thin: extract, call, render.
 
 pub mod auth;
+pub mod canned;
 pub mod conversations;
 pub mod inbound;
 pub mod perm;

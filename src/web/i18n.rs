@@ -20,7 +20,10 @@ impl Lang {
     /// From `Accept-Language` (first supported language by weight order of
     /// appearance); Spanish when nothing matches.
     pub fn from_headers(h: &HeaderMap) -> Lang {
-        let Some(v) = h.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+        let Some(v) = h
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
             return Lang::Es;
         };
         let mut best: Option<(f32, Lang)> = None;
@@ -28,7 +31,11 @@ impl Lang {
             let mut it = part.trim().split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = match tag.split('-').next() {
                 Some("es") => Lang::Es,
@@ -153,9 +160,15 @@ mod tests {
     fn accept_language_picks_the_best_supported() {
         let mut h = HeaderMap::new();
         assert_eq!(Lang::from_headers(&h), Lang::Es);
-        h.insert("accept-language", "en-GB,en;q=0.9,es;q=0.8".parse().unwrap());
+        h.insert(
+            "accept-language",
+            "en-GB,en;q=0.9,es;q=0.8".parse().unwrap(),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::En);
-        h.insert("accept-language", "fr-FR, es-MX;q=0.7, en;q=0.5".parse().unwrap());
+        h.insert(
+            "accept-language",
+            "fr-FR, es-MX;q=0.7, en;q=0.5".parse().unwrap(),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::Es);
         h.insert("accept-language", "de".parse().unwrap());
         assert_eq!(Lang::from_headers(&h), Lang::Es);

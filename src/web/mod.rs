@@ -2,10 +2,15 @@
 //! Handlers stay thin: extract, call an `app` operation, render.
 
 mod api;
+mod assets;
 mod error;
 mod extract;
 mod health;
+pub mod i18n;
+mod pages;
 pub mod server;
+mod session;
+mod views;
 mod widget;
 
 pub use error::WebError;
@@ -25,6 +30,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(health::routes())
         .nest("/api/v1", api::routes())
         .merge(widget::routes())
+        .merge(pages::routes())
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

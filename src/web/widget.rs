@@ -20,10 +20,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-#[derive(rust_embed::Embed)]
-#[folder = "web/"]
-struct Assets;
-
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
         .route("/widget/v1/sessions", post(start).options(preflight))
@@ -40,17 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn script() -> Response {
-    match Assets::get("widget.js") {
-        Some(f) => (
-            [
-                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=300"),
-            ],
-            f.data.into_owned(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    super::assets::serve("widget.js", 300)
 }
 
 /// A page that embeds the widget, to try it on the server itself.

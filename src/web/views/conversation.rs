@@ -1,0 +1,233 @@
+//! The open conversation: header with actions, timeline, reply box, and the
+//! customer panel.
+
+use super::{Ctx, channel_badge, delivery_label, status_label};
+use crate::app::conversations::ConversationPage;
+use crate::domain::*;
+use crate::web::i18n::T;
+use maud::{Markup, PreEscaped, html};
+
+/// One item of the timeline, in time order.
+enum Item<'a> {
+    Msg(&'a Message),
+    Ev(&'a Event),
+}
+
+fn actor_name(p: &ConversationPage, a: &Actor) -> String {
+    match a {
+        Actor::User(u) => p.names.get(u).cloned().unwrap_or_else(|| format!("#{u}")),
+        Actor::Channel(c) => c.clone(),
+        Actor::System => "Atalaya".into(),
+    }
+}
+
+/// A line for the events shown between messages (the messages themselves
+/// are their own items).
+fn event_line(ctx: &Ctx, p: &ConversationPage, e: &Event) -> Option<String> {
+    let who = actor_name(p, &e.actor);
+    match &e.kind {
+        EventKind::StatusChanged { to, .. } => Some(format!("{who} → {}", status_label(ctx, *to))),
+        EventKind::ConversationReopened { .. } => {
+            Some(format!("{who} ↺ {}", status_label(ctx, Status::Open)))
+        }
+        EventKind::PriorityChanged {
+            priority, score, ..
+        } => Some(format!("{who}: {} ({score})", priority.as_str())),
+        EventKind::DeliveryChanged {
+            delivery: Delivery::Failed,
+            detail,
+            ..
+        } => Some(format!(
+            "{}: {} — {}",
+            ctx.t(T::Delivery),
+            delivery_label(ctx, Delivery::Failed),
+            detail.as_deref().unwrap_or("")
+        )),
+        _ => None,
+    }
+}
+
+pub fn timeline(ctx: &Ctx, p: &ConversationPage) -> Markup {
+    let mut items: Vec<(Ts, u64, Item)> = Vec::new();
+    for m in &p.detail.messages {
+        items.push((m.received_at, 0, Item::Msg(m)));
+    }
+    for e in &p.events {
+        if event_line(ctx, p, e).is_some() {
+            items.push((e.at, e.seq, Item::Ev(e)));
+        }
+    }
+    items.sort_by_key(|(t, seq, _)| (*t, *seq));
+    let id = p.detail.view.conv.id;
+    html! {
+        div class="timeline" id="timeline" hx-get=(format!("/conversations/{id}/timeline"))
+            hx-trigger=(format!("sse:conv-{id}")) hx-swap="outerHTML" {
+            @for (_, _, item) in &items {
+                @match item {
+                    Item::Msg(m) => (message(ctx, m)),
+                    Item::Ev(e) => div class="event" { (event_line(ctx, p, e).unwrap_or_default()) " · " (ctx.when(e.at)) },
+                }
+            }
+        }
+    }
+}
+
+fn message(ctx: &Ctx, m: &Message) -> Markup {
+    let class = match m.direction {
+        Direction::In => "msg in",
+        Direction::Out => "msg out",
+        Direction::Note => "msg note",
+    };
+    html! {
+        article class=(class) data-id=(m.id) {
+            div class="meta" {
+                span class="author" { (m.author_name) }
+                " "
+                time datetime=(m.sent_at.rfc3339()) { (ctx.when(m.sent_at)) }
+                @if m.direction != Direction::Note {
+                    " · " span class="muted" { (ctx.t(if m.public { T::Public } else { T::Private })) }
+                }
+                @if let Some(d) = m.delivery {
+                    " · " span class=(format!("delivery {}", d.as_str())) title=[m.delivery_detail.as_deref()] { (delivery_label(ctx, d)) }
+                }
+            }
+            div class="body" {
+                // Inbound HTML was sanitized (ammonia) before it was stored;
+                // everything else is escaped text.
+                @if let Some(html) = &m.html { (PreEscaped(html)) } @else {
+                    @for line in m.text.lines() { (line) br; }
+                }
+            }
+            @if let Some(d) = &m.delivery_detail {
+                @if m.delivery == Some(Delivery::Failed) { p class="flash error" { (d) } }
+            }
+        }
+    }
+}
+
+pub fn reply_box(
+    ctx: &Ctx,
+    p: &ConversationPage,
+    has_private: bool,
+    draft: &str,
+    read_only: bool,
+) -> Markup {
+    let id = p.detail.view.conv.id;
+    html! {
+        @if !read_only {
+            form class="reply-box" method="post" action=(format!("/conversations/{id}/reply")) id="reply" {
+                (ctx.csrf_field())
+                input type="hidden" name="seen" value=(p.detail.messages.last().map(|m| m.id.0).unwrap_or(0));
+                fieldset class="tabs" {
+                    label { input type="radio" name="mode" value="reply" checked; " " (ctx.t(T::Reply)) }
+                    @if has_private {
+                        label { input type="radio" name="mode" value="private"; " " (ctx.t(T::PrivateReply)) }
+                    }
+                    label { input type="radio" name="mode" value="note"; " " (ctx.t(T::Note)) }
+                }
+                textarea name="text" rows="4" required placeholder=(ctx.t(T::ReplyPlaceholder))
+                    aria-label=(ctx.t(T::Reply)) { (draft) }
+                div class="toolbar" {
+                    span class="hint muted" { span class="kbd" { "r" } " " span class="kbd" { "n" } " " span class="kbd" { "?" } }
+                    button class="btn primary" type="submit" { (ctx.t(T::Send)) }
+                }
+            }
+        }
+    }
+}
+
+pub fn head(ctx: &Ctx, p: &ConversationPage, kind: Option<ChannelKind>, read_only: bool) -> Markup {
+    let c = &p.detail.view.conv;
+    let name = p
+        .detail
+        .view
+        .contact
+        .as_ref()
+        .map(|x| x.name.as_str())
+        .unwrap_or("?");
+    let actions: Vec<(Status, T)> = match c.status {
+        Status::Resolved => vec![(Status::Open, T::Reopen)],
+        _ => vec![
+            (Status::Resolved, T::Resolve),
+            (Status::Pending, T::MarkPending),
+        ],
+    };
+    html! {
+        div class="conv-head" {
+            a class="back" href="/inbox" { "←" }
+            (channel_badge(kind, &c.channel))
+            h1 { (name) @if let Some(s) = &c.subject { " — " span class="muted" { (s) } } }
+            span class={ "status " (c.status.as_str()) } { (status_label(ctx, c.status)) }
+            @if !read_only {
+                div class="actions" {
+                    @for (to, label) in actions {
+                        form method="post" action=(format!("/conversations/{}/status", c.id)) {
+                            (ctx.csrf_field())
+                            input type="hidden" name="status" value=(to.as_str());
+                            button class="btn" type="submit" data-action=(to.as_str()) { (ctx.t(label)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn side(
+    ctx: &Ctx,
+    p: &ConversationPage,
+    kind_of: &dyn Fn(&str) -> Option<ChannelKind>,
+) -> Markup {
+    let v = &p.detail.view;
+    let c = &v.conv;
+    html! {
+        aside class="side" id="side" {
+            @if let Some(contact) = &v.contact {
+                div class="card" {
+                    h3 { (ctx.t(T::Contact)) }
+                    div class="card-body" {
+                        div class="person" {
+                            span class="avatar" { (contact.name.chars().next().map(|ch| ch.to_uppercase().to_string()).unwrap_or_default()) }
+                            div { strong { (contact.name) } @if let Some(e) = &contact.email { br; small { (e) } } }
+                        }
+                        dl class="kv" {
+                            @if contact.lifetime_value_cents > 0 {
+                                dt { (ctx.t(T::Value)) } dd { (format!("{:.2}", contact.lifetime_value_cents as f64 / 100.0)) }
+                            }
+                            dt { (ctx.t(T::Triage)) } dd { (c.priority.as_str()) " · " (c.score) }
+                            dt { (ctx.t(T::Assignee)) } dd { (v.assignee.as_ref().map(|u| u.name.as_str()).unwrap_or(ctx.t(T::Nobody))) }
+                            dt { (ctx.t(T::Channel)) } dd { (c.channel) }
+                        }
+                    }
+                }
+            }
+            div class="card" {
+                h3 { (ctx.t(T::Identities)) }
+                ul class="identity" {
+                    @for i in &p.identities {
+                        li {
+                            (channel_badge(Some(i.kind), i.kind.as_str()))
+                            span { (i.handle) }
+                            @if i.verified { " " span class="verified" title=(ctx.t(T::Verified)) { "✓" } }
+                            @if let Some(f) = i.followers { " " small class="muted" { (f) " " (ctx.t(T::Followers).to_lowercase()) } }
+                        }
+                    }
+                }
+            }
+            div class="card" {
+                h3 { (ctx.t(T::History)) }
+                @if p.history.is_empty() { p class="muted" { (ctx.t(T::NoHistory)) } }
+                ul class="history" {
+                    @for h in &p.history {
+                        li {
+                            (channel_badge(kind_of(&h.channel), &h.channel))
+                            a href=(format!("/conversations/{}", h.id)) { (h.last_snippet) }
+                            " " span class={ "status " (h.status.as_str()) } { (status_label(ctx, h.status)) }
+                            " " time { (ctx.when(h.last_message_at)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Pure maud views: data in, markup out. Every string comes from the catalog.
+
+pub mod conversation;
+pub mod inbox;
+pub mod login;
+
+use super::i18n::{Lang, T, t};
+use crate::domain::{ChannelKind, Delivery, Status, Ts, User};
+use maud::{DOCTYPE, Markup, html};
+
+/// What every page needs.
+pub struct Ctx<'a> {
+    pub lang: Lang,
+    pub nonce: &'a str,
+    pub user: Option<&'a User>,
+    pub csrf: &'a str,
+    pub business: &'a str,
+    pub now: Ts,
+    pub tz: &'a jiff::tz::TimeZone,
+}
+
+impl Ctx<'_> {
+    pub fn t(&self, key: T) -> &'static str {
+        t(self.lang, key)
+    }
+
+    /// How long ago: "5 min", "3 h", "2 d".
+    pub fn age(&self, at: Ts) -> String {
+        duration(self.now.0 - at.0)
+    }
+
+    /// Local date and time in the business's time zone.
+    pub fn when(&self, at: Ts) -> String {
+        let z = at.to_jiff().to_zoned_datetime(self.tz.clone());
+        z.strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
+    pub fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.csrf); }
+    }
+}
+
+/// A duration in the largest fitting unit: "<1 min", "5 min", "3 h", "2 d".
+pub fn duration(ms: i64) -> String {
+    let mins = ms.max(0) / 60_000;
+    match mins {
+        0 => "<1 min".into(),
+        1..=59 => format!("{mins} min"),
+        60..=2879 => format!("{} h", mins / 60),
+        _ => format!("{} d", mins / 1440),
+    }
+}
+
+pub fn status_label(ctx: &Ctx, s: Status) -> &'static str {
+    ctx.t(match s {
+        Status::Open => T::StatusOpen,
+        Status::Pending => T::StatusPending,
+        Status::Snoozed => T::StatusSnoozed,
+        Status::Resolved => T::StatusResolved,
+    })
+}
+
+pub fn delivery_label(ctx: &Ctx, d: Delivery) -> &'static str {
+    ctx.t(match d {
+        Delivery::Queued => T::DeliveryQueued,
+        Delivery::Sent => T::DeliverySent,
+        Delivery::Failed => T::DeliveryFailed,
+        Delivery::Unknown => T::DeliveryUnknown,
+    })
+}
+
+/// The lettered channel badge.
+pub fn channel_badge(kind: Option<ChannelKind>, name: &str) -> Markup {
+    let class = format!(
+        "channel ch-{}",
+        kind.map(ChannelKind::as_str).unwrap_or("api")
+    );
+    html! { span class=(class) title=(name) aria-label=(name) {} }
+}
+
+/// The page shell: head, top bar, and `body`.
+pub fn layout(ctx: &Ctx, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true}"#;
+                title { (title) " · " (ctx.business) }
+                link rel="stylesheet" href="/static/app.css";
+                script nonce=(ctx.nonce) src="/static/vendor/htmx.min.js" defer {}
+                script nonce=(ctx.nonce) src="/static/vendor/htmx-ext-sse.js" defer {}
+                script nonce=(ctx.nonce) src="/static/inbox.js" defer {}
+            }
+            body hx-headers=(format!(r#"{{"X-CSRF-Token":"{}"}}"#, ctx.csrf)) {
+                (body)
+            }
+        }
+    }
+}
+
+/// The top bar with the business name and the user menu.
+pub fn topbar(ctx: &Ctx) -> Markup {
+    html! {
+        header class="topbar" {
+            a class="brand" href="/inbox" { (ctx.business) }
+            @if let Some(u) = ctx.user {
+                details class="menu" {
+                    summary { span class="avatar" { (u.initials()) } span class="sr-only" { (u.name) } }
+                    div {
+                        strong { (u.name) } br; span class="muted" { (u.email) }
+                        @if u.role == crate::domain::Role::Auditor { p class="muted" { (ctx.t(T::ReadOnly)) } }
+                        a href="/account/password" { (ctx.t(T::ChangePassword)) }
+                        form method="post" action="/logout" {
+                            (ctx.csrf_field())
+                            button class="btn ghost" type="submit" { (ctx.t(T::SignOut)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `?` shortcut sheet.
+pub fn shortcut_sheet(ctx: &Ctx) -> Markup {
+    let keys: [(&str, T); 6] = [
+        ("j / k", T::ShortcutMove),
+        ("Enter", T::ShortcutOpen),
+        ("r", T::ShortcutReply),
+        ("n", T::ShortcutNote),
+        ("e", T::ShortcutResolve),
+        ("?", T::ShortcutHelp),
+    ];
+    html! {
+        div class="sheet" id="shortcuts" role="dialog" aria-modal="true" aria-label=(ctx.t(T::Shortcuts)) {
+            div class="panel" {
+                h2 { (ctx.t(T::Shortcuts)) }
+                dl class="keys" {
+                    @for (k, what) in keys {
+                        dt { span class="kbd" { (k) } }
+                        dd { (ctx.t(what)) }
+                    }
+                }
+                button class="btn" type="button" data-close-sheet { (ctx.t(T::Close)) }
+            }
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The agent's web pages in-process: sign-in, sessions, CSRF and Origin
+//! checks, per-object permissions, CSP nonces, escaping.
+
+use atalaya::app::{App, auth};
+use atalaya::config::{Config, Overrides};
+use atalaya::domain::*;
+use atalaya::metrics::Metrics;
+use atalaya::store::{Store, StoreOptions};
+use atalaya::workers::Registry;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct T {
+    app: Arc<App>,
+    router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn setup() -> T {
+    let dir = tempfile::tempdir().unwrap();
+    let ov = Overrides {
+        listen: None,
+        data: Some(dir.path().join("d")),
+    };
+    let cfg = Config::load(None, std::iter::empty(), &ov).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Store::open(
+        &cfg.server.data,
+        StoreOptions::default(),
+        clock.clone(),
+        Arc::new(Metrics::default()),
+    )
+    .unwrap();
+    let app = Arc::new(App::new(
+        store,
+        Arc::new(cfg),
+        clock.clone(),
+        Arc::new(Registry::new(clock)),
+    ));
+    for (email, role) in [
+        ("admin@x.test", Role::Admin),
+        ("agent@x.test", Role::Agent),
+        ("audit@x.test", Role::Auditor),
+    ] {
+        auth::create_user(&app.store, email, "Marta Ruiz", role, "password-123")
+            .await
+            .unwrap();
+    }
+    T {
+        router: atalaya::web::router(app.clone()),
+        app,
+        _dir: dir,
+    }
+}
+
+impl T {
+    async fn req(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+        origin: Option<&str>,
+    ) -> Resp {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "inbox.test");
+        if let Some(c) = cookie {
+            r = r.header(header::COOKIE, c);
+        }
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        if form.is_some() {
+            r = r.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(r.body(Body::from(form.unwrap_or("").to_string())).unwrap())
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sign in through the form; returns the session cookie ("name=value").
+    async fn sign_in(&self, email: &str) -> String {
+        let page = self.req("GET", "/login", None, None, None).await;
+        let login_cookie = set_cookie(&page.headers, "atalaya_login").unwrap();
+        let csrf = field(&page.body, "csrf");
+        let form = format!("csrf={csrf}&email={email}&password=password-123&next=%2Finbox");
+        let r = self
+            .req(
+                "POST",
+                "/login",
+                Some(&login_cookie),
+                Some(&form),
+                Some("http://inbox.test"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        set_cookie(&r.headers, "atalaya_session").unwrap()
+    }
+}
+
+fn set_cookie(h: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    h.get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let first = v.split(';').next()?;
+            (first.starts_with(&format!("{name}=")) && first.len() > name.len() + 1)
+                .then(|| first.to_string())
+        })
+}
+
+fn field(body: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let start = body.find(&pat).unwrap_or_else(|| panic!("no field {name}")) + pat.len();
+    body[start..].split('"').next().unwrap().to_string()
+}
+
+async fn inbound(app: &App, ext: &str, html: Option<&str>) -> ConversationId {
+    app.ingest(atalaya::ingest::InboundMessage {
+        channel: "api".into(),
+        kind: ChannelKind::Api,
+        external_id: ext.into(),
+        thread: None,
+        author: atalaya::ingest::AuthorProfile {
+            handle: format!("@{ext}"),
+            name: Some("Ana Pérez".into()),
+            ..Default::default()
+        },
+        text: if html.is_some() {
+            String::new()
+        } else {
+            "me cobraron dos veces".into()
+        },
+        html: html.map(str::to_string),
+        subject: None,
+        attachments: vec![],
+        public: true,
+        sent_at: None,
+    })
+    .await
+    .unwrap()
+    .conversation
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_pages_require_it() {
+    let t = setup().await;
+    let r = t.req("GET", "/inbox?view=mine", None, None, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers[header::LOCATION],
+        "/login?next=/inbox%3Fview%3Dmine"
+    );
+    let page = t.req("GET", "/login", None, None, None).await;
+    assert!(page.body.contains("name=\"email\"") && page.body.contains("name=\"password\""));
+    // Wrong CSRF, foreign Origin, wrong password.
+    let login_cookie = set_cookie(&page.headers, "atalaya_login").unwrap();
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/login",
+            Some(&login_cookie),
+            Some("csrf=forged&email=admin@x.test&password=password-123"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let form = format!("csrf={csrf}&email=admin@x.test&password=password-123");
+    let r = t
+        .req(
+            "POST",
+            "/login",
+            Some(&login_cookie),
+            Some(&form),
+            Some("https://evil.test"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let bad = format!("csrf={csrf}&email=admin@x.test&password=nope-nope");
+    let r = t
+        .req("POST", "/login", Some(&login_cookie), Some(&bad), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("incorrect") || r.body.contains("Wrong"));
+    // Success: a new session id each time, HttpOnly and SameSite=Strict.
+    let r = t
+        .req("POST", "/login", Some(&login_cookie), Some(&form), None)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let raw = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("atalaya_session="))
+        .unwrap();
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Strict"),
+        "{raw}"
+    );
+    let a = t.sign_in("admin@x.test").await;
+    let b = t.sign_in("admin@x.test").await;
+    assert_ne!(a, b);
+    let r = t.req("GET", "/inbox", Some(&a), None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let csp = r.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    assert!(
+        r.body.contains(&format!("nonce=\"{nonce}\"")),
+        "scripts carry the CSP nonce"
+    );
+    assert!(!csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"));
+    // Open redirects are refused.
+    let page = t
+        .req("GET", "/login?next=//evil.test", None, None, None)
+        .await;
+    assert_eq!(field(&page.body, "next"), "/inbox");
+}
+
+#[tokio::test]
+async fn login_form_is_throttled_per_address() {
+    let t = setup().await;
+    let page = t.req("GET", "/login", None, None, None).await;
+    let cookie = set_cookie(&page.headers, "atalaya_login").unwrap();
+    let form = format!(
+        "csrf={}&email=admin@x.test&password=wrong-wrong",
+        field(&page.body, "csrf")
+    );
+    let mut last = StatusCode::OK;
+    for _ in 0..11 {
+        last = t
+            .req("POST", "/login", Some(&cookie), Some(&form), None)
+            .await
+            .status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn forms_need_the_csrf_token_and_our_origin() {
+    let t = setup().await;
+    let id = inbound(&t.app, "c1", None).await;
+    let s = t.sign_in("admin@x.test").await;
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(&s), None, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = field(&page.body, "csrf");
+    let url = format!("/conversations/{id}/reply");
+    let r = t
+        .req("POST", &url, Some(&s), Some("mode=note&text=hola"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no token");
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some("csrf=forged&mode=note&text=hola"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "wrong token");
+    let form = format!("csrf={csrf}&mode=note&text=nota+interna");
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some(&form),
+            Some("https://evil.test"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "foreign origin");
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some(&form),
+            Some("http://inbox.test"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let msgs = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(id))
+        .await
+        .unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[1].direction, Direction::Note);
+    // Another session's token does not work here.
+    let other = t.sign_in("admin@x.test").await;
+    let other_page = t
+        .req(
+            "GET",
+            &format!("/conversations/{id}"),
+            Some(&other),
+            None,
+            None,
+        )
+        .await;
+    let other_csrf = field(&other_page.body, "csrf");
+    assert_ne!(other_csrf, csrf);
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some(&format!("csrf={other_csrf}&mode=note&text=x")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn roles_and_objects_are_checked_on_pages() {
+    let t = setup().await;
+    let open = inbound(&t.app, "o1", None).await;
+    let team = inbound(&t.app, "t1", None).await;
+    t.app
+        .store
+        .write(move |tx| {
+            let old = tx.conversation(team)?.unwrap();
+            let mut c = old.clone();
+            c.team = Some(TeamId(77));
+            tx.put_conversation(Some(&old), &c)
+        })
+        .await
+        .unwrap();
+    let agent = t.sign_in("agent@x.test").await;
+    assert_eq!(
+        t.req(
+            "GET",
+            &format!("/conversations/{open}"),
+            Some(&agent),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let r = t
+        .req(
+            "GET",
+            &format!("/conversations/{team}"),
+            Some(&agent),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let list = t
+        .req("GET", "/inbox?view=all", Some(&agent), None, None)
+        .await;
+    assert!(
+        list.body.contains(&format!("data-id=\"{open}\""))
+            && !list.body.contains(&format!("data-id=\"{team}\""))
+    );
+    assert_eq!(
+        t.req("GET", "/conversations/999999", Some(&agent), None, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.req("GET", "/conversations/abc", Some(&agent), None, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // The auditor reads but gets no reply box and cannot post.
+    let audit = t.sign_in("audit@x.test").await;
+    let page = t
+        .req(
+            "GET",
+            &format!("/conversations/{team}"),
+            Some(&audit),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("id=\"reply\""));
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            &format!("/conversations/{team}/reply"),
+            Some(&audit),
+            Some(&format!("csrf={csrf}&mode=note&text=x")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = t
+        .req(
+            "POST",
+            &format!("/conversations/{team}/status"),
+            Some(&audit),
+            Some(&format!("csrf={csrf}&status=resolved")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn password_change_revokes_other_sessions_and_logout_ends_this_one() {
+    let t = setup().await;
+    let a = t.sign_in("agent@x.test").await;
+    let b = t.sign_in("agent@x.test").await;
+    let page = t
+        .req("GET", "/account/password", Some(&a), None, None)
+        .await;
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/account/password",
+            Some(&a),
+            Some(&format!("csrf={csrf}&current=wrong-one&new=brand-new-pass")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t
+        .req(
+            "POST",
+            "/account/password",
+            Some(&a),
+            Some(&format!(
+                "csrf={csrf}&current=password-123&new=brand-new-pass"
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        t.req("GET", "/inbox", Some(&a), None, None).await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert_eq!(
+        t.req("GET", "/inbox", Some(&b), None, None).await.status,
+        StatusCode::SEE_OTHER,
+        "the other one is signed out"
+    );
+    let r = t
+        .req(
+            "POST",
+            "/logout",
+            Some(&a),
+            Some(&format!("csrf={csrf}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        t.req("GET", "/inbox", Some(&a), None, None).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn inbound_html_is_sanitized_and_text_escaped_in_pages() {
+    let t = setup().await;
+    let id = inbound(&t.app, "x1", Some("<p>hola<img src=x onerror=alert(1)><script>alert(2)</script><a href=\"javascript:alert(3)\">x</a></p>")).await;
+    let text_id = t
+        .app
+        .ingest(atalaya::ingest::InboundMessage {
+            channel: "api".into(),
+            kind: ChannelKind::Api,
+            external_id: "x2".into(),
+            thread: None,
+            author: atalaya::ingest::AuthorProfile {
+                handle: "@<b>evil</b>".into(),
+                name: Some("<script>alert(4)</script>".into()),
+                ..Default::default()
+            },
+            text: "<svg onload=alert(5)>".into(),
+            html: None,
+            subject: None,
+            attachments: vec![],
+            public: true,
+            sent_at: None,
+        })
+        .await
+        .unwrap()
+        .conversation;
+    let s = t.sign_in("admin@x.test").await;
+    for conv in [id, text_id] {
+        let page = t
+            .req(
+                "GET",
+                &format!("/conversations/{conv}"),
+                Some(&s),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        for bad in ["onerror", "<script>alert", "javascript:", "<svg", "<b>evil"] {
+            assert!(!page.body.contains(bad), "{bad} reached the page");
+        }
+    }
+    let inbox = t.req("GET", "/inbox", Some(&s), None, None).await;
+    assert!(!inbox.body.contains("<script>alert") && !inbox.body.contains("<svg"));
+}
