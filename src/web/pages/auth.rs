@@ -1,0 +1,203 @@
+//! Sign-in, sign-out and password change.
+
+use super::*;
+
+// ---- sign-in -------------------------------------------------------------
+
+pub(super) fn login_form(
+    app: &AppState,
+    headers: &HeaderMap,
+    nonce: &str,
+    next: &str,
+    error: Option<T>,
+    status: StatusCode,
+) -> Response {
+    let token = crate::app::auth::new_token().0;
+    let tz = jiff::tz::TimeZone::UTC;
+    let ctx = Ctx {
+        lang: Lang::from_headers(headers),
+        nonce,
+        user: None,
+        csrf: &token,
+        business: &app.config.business.name,
+        now: app.clock.now(),
+        tz: &tz,
+    };
+    let page = views::layout(
+        &ctx,
+        ctx.t(T::SignIn),
+        views::login::login(&ctx, next, error),
+    );
+    let mut resp = html_page(status, page);
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(LOGIN_COOKIE, &token, 3600, secure(app)),
+    );
+    resp
+}
+
+pub(super) fn nonce_of(ext: &axum::http::Extensions) -> String {
+    ext.get::<session::Nonce>()
+        .map(|n| n.0.clone())
+        .unwrap_or_default()
+}
+
+pub(super) async fn login_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    q: Q,
+    req: axum::http::Request<axum::body::Body>,
+) -> Response {
+    let next = session::safe_next(q.get("next"));
+    login_form(
+        &app,
+        &headers,
+        &nonce_of(req.extensions()),
+        &next,
+        None,
+        StatusCode::OK,
+    )
+}
+
+pub(super) async fn login_submit(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ext: axum::Extension<session::Nonce>,
+    Form(f): F,
+) -> Response {
+    let nonce = ext.0.0.clone();
+    let next = session::safe_next(f.get("next"));
+    let expected = session::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = f.get("csrf").cloned().unwrap_or_default();
+    if session::check_origin(&headers).is_err()
+        || expected.is_empty()
+        || !crate::app::auth::constant_eq(&expected, &sent)
+    {
+        return login_form(
+            &app,
+            &headers,
+            &nonce,
+            &next,
+            Some(T::FormExpired),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    if !app
+        .rate
+        .allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, app.clock.now())
+    {
+        return login_form(
+            &app,
+            &headers,
+            &nonce,
+            &next,
+            Some(T::TooManyAttempts),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let (email, password) = (
+        f.get("email").cloned().unwrap_or_default(),
+        f.get("password").cloned().unwrap_or_default(),
+    );
+    match app.login_session(&email, &password).await {
+        Ok((token, _csrf)) => {
+            let mut resp = Redirect::to(&next).into_response();
+            let h = resp.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                session::set_cookie(
+                    SESSION_COOKIE,
+                    &token,
+                    crate::app::auth::SESSION_TTL_MS / 1000,
+                    secure(&app),
+                ),
+            );
+            h.append(
+                header::SET_COOKIE,
+                session::set_cookie(LOGIN_COOKIE, "", 0, secure(&app)),
+            );
+            resp
+        }
+        Err(AppError::Unauthorized) => login_form(
+            &app,
+            &headers,
+            &nonce,
+            &next,
+            Some(T::WrongCredentials),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+pub(super) async fn logout(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    if let Err(e) = app.logout(&s.token).await {
+        return WebError::from(e).into_response();
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(SESSION_COOKIE, "", 0, secure(&app)),
+    );
+    resp
+}
+
+pub(super) async fn password_page(State(app): State<AppState>, s: Session) -> Response {
+    let tz = tz(&app);
+    let ctx = ctx(&app, &s, &tz);
+    html_page(
+        StatusCode::OK,
+        views::layout(
+            &ctx,
+            ctx.t(T::ChangePassword),
+            views::login::password(&ctx, None),
+        ),
+    )
+}
+
+pub(super) async fn password_submit(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let (cur, new) = (
+        f.get("current").cloned().unwrap_or_default(),
+        f.get("new").cloned().unwrap_or_default(),
+    );
+    let result = app.change_password(&s.user, &cur, &new, &s.token).await;
+    let tz = tz(&app);
+    let ctx = ctx(&app, &s, &tz);
+    let (status, flash) = match result {
+        Ok(()) => (
+            StatusCode::OK,
+            (true, ctx.t(T::PasswordChanged).to_string()),
+        ),
+        Err(AppError::Unauthorized) => (
+            StatusCode::BAD_REQUEST,
+            (false, ctx.t(T::WrongCredentials).to_string()),
+        ),
+        Err(AppError::Invalid(m)) => (StatusCode::BAD_REQUEST, (false, m)),
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    html_page(
+        status,
+        views::layout(
+            &ctx,
+            ctx.t(T::ChangePassword),
+            views::login::password(&ctx, Some(flash)),
+        ),
+    )
+}

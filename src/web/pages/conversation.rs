@@ -1,0 +1,203 @@
+//! The conversation page: timeline, reply (with the send-guard), status.
+
+use super::inbox::{list_markup, shell, view_of};
+use super::*;
+
+// ---- conversation ------------------------------------------------------------
+
+pub(super) async fn load(
+    app: &AppState,
+    s: &Session,
+    raw: &str,
+) -> Result<ConversationPage, AppError> {
+    let id = parse_id(raw, "conversation").map_err(|e| AppError::NotFound(e.message))?;
+    app.conversation_page(&Caller::Staff(s.user.clone()), ConversationId(id))
+        .await
+}
+
+pub(super) async fn render_conversation(
+    app: &AppState,
+    s: &Session,
+    raw: &str,
+    view: InboxView,
+    flash: Option<Markup>,
+    draft: &str,
+    status: StatusCode,
+) -> Response {
+    let tz = tz(app);
+    let ctx = ctx(app, s, &tz);
+    let result = async {
+        let p = load(app, s, raw).await?;
+        let c = &p.detail.view.conv;
+        let kind = app.channel_kind(&c.channel);
+        let read_only = s.user.role == Role::Auditor;
+        let has_private = kind.is_some_and(ChannelKind::has_private);
+        let kind_of = |name: &str| app.channel_kind(name);
+        let main = html! {
+            (cv::head(&ctx, &p, kind, read_only))
+            @if let Some(f) = &flash { (f) }
+            (cv::timeline(&ctx, &p))
+            (cv::reply_box(&ctx, &p, has_private, draft, read_only))
+        };
+        let side = cv::side(&ctx, &p, &kind_of);
+        let list = list_markup(app, s, &ctx, view, None, Some(c.id)).await?;
+        let title = p
+            .detail
+            .view
+            .contact
+            .as_ref()
+            .map(|x| x.name.clone())
+            .unwrap_or_default();
+        Ok::<_, AppError>((
+            title,
+            shell(app, s, &ctx, view, list, main, Some(side)).await?,
+        ))
+    }
+    .await;
+    match result {
+        Ok((title, body)) => html_page(status, views::layout(&ctx, &title, body)),
+        Err(e) => error_page(app, s, e),
+    }
+}
+
+pub(super) async fn conversation(
+    State(app): State<AppState>,
+    s: Session,
+    Path(raw): Path<String>,
+    q: Q,
+) -> Response {
+    render_conversation(&app, &s, &raw, view_of(&q), None, "", StatusCode::OK).await
+}
+
+pub(super) async fn timeline(
+    State(app): State<AppState>,
+    s: Session,
+    Path(raw): Path<String>,
+) -> Response {
+    let tz = tz(&app);
+    let ctx = ctx(&app, &s, &tz);
+    match load(&app, &s, &raw).await {
+        Ok(p) => html_page(StatusCode::OK, cv::timeline(&ctx, &p)),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+pub(super) async fn reply(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let view = view_of(&q);
+    let text = f.get("text").cloned().unwrap_or_default();
+    let mode = f.get("mode").map(String::as_str).unwrap_or("reply");
+    let Ok(id) = raw.parse::<u64>().map(ConversationId) else {
+        return error_page(&app, &s, AppError::NotFound(raw));
+    };
+    let caller = Caller::Staff(s.user.clone());
+    // Send-guard: hold the reply when something new arrived since the agent
+    // loaded the page, unless they confirm.
+    let seen: u64 = f
+        .get("seen")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
+    if mode != "note"
+        && !f.contains_key("confirm")
+        && let Ok(d) = app.conversation(&caller, id).await
+    {
+        {
+            let newer = d.messages.iter().any(|m| {
+                m.id.0 > seen
+                    && m.author != Author::User(s.user.id)
+                    && m.direction != Direction::Note
+            });
+            if newer {
+                let tz = tz(&app);
+                let ctx = ctx(&app, &s, &tz);
+                let guard = html! {
+                    div class="guard" role="alert" {
+                        strong { (ctx.t(T::NewMessages)) }
+                        form method="post" action=(format!("/conversations/{id}/reply")) {
+                            (ctx.csrf_field())
+                            input type="hidden" name="confirm" value="1";
+                            input type="hidden" name="mode" value=(mode);
+                            input type="hidden" name="text" value=(text);
+                            div class="actions" { button class="btn primary" type="submit" { (ctx.t(T::Send)) " ↵" } }
+                        }
+                    }
+                };
+                return render_conversation(
+                    &app,
+                    &s,
+                    &raw,
+                    view,
+                    Some(guard),
+                    &text,
+                    StatusCode::CONFLICT,
+                )
+                .await;
+            }
+        }
+    }
+    match app
+        .reply(&caller, id, &text, mode == "private", mode == "note")
+        .await
+    {
+        Ok(_) => {
+            Redirect::to(&format!("/conversations/{id}?view={}", view.as_str())).into_response()
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
+            render_conversation(
+                &app,
+                &s,
+                &raw,
+                view,
+                Some(flash),
+                &text,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => error_page(&app, &s, e),
+    }
+}
+
+pub(super) async fn set_status(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let Ok(id) = raw.parse::<u64>().map(ConversationId) else {
+        return error_page(&app, &s, AppError::NotFound(raw));
+    };
+    let Some(status) = f
+        .get("status")
+        .and_then(|v| Status::parse(v))
+        .filter(|s| *s != Status::Snoozed)
+    else {
+        return WebError::bad_request("status must be open, pending or resolved").into_response();
+    };
+    match app
+        .set_status(&Caller::Staff(s.user.clone()), id, status, None)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!(
+            "/conversations/{id}?view={}",
+            view_of(&q).as_str()
+        ))
+        .into_response(),
+        Err(e) => error_page(&app, &s, e),
+    }
+}

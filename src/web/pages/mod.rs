@@ -1,0 +1,101 @@
+//! The agent's web pages: sign-in, the inbox and the conversation page, with
+//! live updates over SSE. Handlers extract, call `app`, render a view.
+
+use super::extract::{ClientIp, parse_id};
+use super::i18n::{Lang, T};
+use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Session};
+use super::views::{self, Ctx, conversation as cv, inbox as iv};
+use super::{AppState, WebError};
+use crate::app::conversations::{ConversationPage, InboxView};
+use crate::app::{AppError, Caller};
+use crate::domain::*;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use maud::{Markup, html};
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+mod auth;
+mod conversation;
+mod events;
+mod inbox;
+
+pub(super) type Q = Query<HashMap<String, String>>;
+pub(super) type F = Form<HashMap<String, String>>;
+
+/// Logins per client address per minute (shared with the API's limit key).
+pub(super) const LOGINS_PER_MINUTE: u32 = 10;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(auth::login_page).post(auth::login_submit))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/account/password",
+            get(auth::password_page).post(auth::password_submit),
+        )
+        .route("/inbox", get(inbox::inbox))
+        .route("/inbox/list", get(inbox::inbox_list))
+        .route("/conversations/{id}", get(conversation::conversation))
+        .route("/conversations/{id}/timeline", get(conversation::timeline))
+        .route("/conversations/{id}/reply", post(conversation::reply))
+        .route("/conversations/{id}/status", post(conversation::set_status))
+        .route("/events", get(events::events))
+        .layer(axum::middleware::from_fn(session::security_headers))
+        .route("/static/{*path}", get(super::assets::static_file))
+}
+
+pub(super) fn tz(app: &AppState) -> jiff::tz::TimeZone {
+    app.config
+        .hours
+        .as_ref()
+        .and_then(|h| h.get("timezone"))
+        .and_then(|v| v.as_str())
+        .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+pub(super) fn secure(app: &AppState) -> bool {
+    app.config.server.tls.is_some()
+        || app
+            .config
+            .server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+}
+
+pub(super) fn html_page(status: StatusCode, m: Markup) -> Response {
+    (status, Html(m.into_string())).into_response()
+}
+
+pub(super) fn error_page(app: &AppState, s: &Session, e: AppError) -> Response {
+    let tz = tz(app);
+    let ctx = ctx(app, s, &tz);
+    let (status, key) = match e {
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, T::NotFound),
+        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, T::Forbidden),
+        other => return WebError::from(other).into_response(),
+    };
+    let body = html! { (views::topbar(&ctx)) main class="page" { div class="empty" { h2 { (ctx.t(key)) } p { a href="/inbox" { "← " (ctx.t(T::Inbox)) } } } } };
+    html_page(status, views::layout(&ctx, ctx.t(key), body))
+}
+
+pub(super) fn ctx<'a>(app: &'a AppState, s: &'a Session, tz: &'a jiff::tz::TimeZone) -> Ctx<'a> {
+    Ctx {
+        lang: s.lang,
+        nonce: &s.nonce,
+        user: Some(&s.user),
+        csrf: &s.csrf,
+        business: &app.config.business.name,
+        now: app.clock.now(),
+        tz,
+    }
+}
