@@ -542,3 +542,135 @@ async fn inbound_html_is_sanitized_and_text_escaped_in_pages() {
     let inbox = t.req("GET", "/inbox", Some(&s), None, None).await;
     assert!(!inbox.body.contains("<script>alert") && !inbox.body.contains("<svg"));
 }
+
+#[tokio::test]
+async fn canned_responses_permissions_rendering_and_the_picker() {
+    use atalaya::app::Caller;
+    use atalaya::app::responses::CannedInput;
+    let t = setup().await;
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let by = |e: &str| Caller::Staff(users.iter().find(|u| u.email == e).unwrap().clone());
+    let (admin, agent, audit) = (by("admin@x.test"), by("agent@x.test"), by("audit@x.test"));
+    let input = |shortcut: &str, body: &str, shared: bool| CannedInput {
+        shortcut: shortcut.into(),
+        title: "Reembolso en curso".into(),
+        body: body.into(),
+        tags: "Billing, refund".into(),
+        shared,
+    };
+    let shared = t
+        .app
+        .canned_save(&admin, None, input("reembolso", "Hola {{contact.first_name}}, tu reembolso del caso #{{conversation.id}} va en camino. {{agent.initials}}", true))
+        .await
+        .unwrap();
+    assert!(shared.owner.is_none());
+    let err = t
+        .app
+        .canned_save(&agent, None, input("mio", "x", true))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("only admins and supervisors"),
+        "{err}"
+    );
+    let own = t
+        .app
+        .canned_save(&agent, None, input("mio", "Saludos, {{agent.name}}", false))
+        .await
+        .unwrap();
+    let err = t
+        .app
+        .canned_save(&agent, None, input("reembolso", "x", false))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("taken"), "{err}");
+    let err = t
+        .app
+        .canned_save(&agent, None, input("typo", "Hola {{contact.nmae}}", false))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("did you mean {{contact.name}}"),
+        "{err}"
+    );
+    assert!(
+        t.app
+            .canned_save(&agent, Some(shared.id), input("reembolso", "x", false))
+            .await
+            .is_err(),
+        "agents cannot edit shared ones"
+    );
+    assert!(
+        t.app
+            .canned_save(&audit, None, input("a", "x", false))
+            .await
+            .is_err()
+    );
+    assert!(
+        t.app.canned_delete(&admin, own.id).await.is_err(),
+        "personal ones belong to their owner"
+    );
+    assert_eq!(t.app.canned_list(&admin).await.unwrap().len(), 1);
+    assert_eq!(t.app.canned_list(&agent).await.unwrap().len(), 2);
+
+    // Rendering for a conversation, in the picker and in a reply.
+    let conv = inbound(&t.app, "c1", None).await;
+    let s = t.sign_in("agent@x.test").await;
+    let r = t
+        .req(
+            "GET",
+            &format!("/conversations/{conv}/canned?q=reem"),
+            Some(&s),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let items: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(items[0]["shortcut"], "reembolso");
+    assert_eq!(
+        items[0]["text"],
+        format!("Hola Ana, tu reembolso del caso #{conv} va en camino. ^MR")
+    );
+    let page = t
+        .req(
+            "GET",
+            &format!("/conversations/{conv}?insert={}", shared.id),
+            Some(&s),
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        page.body.contains("tu reembolso del caso"),
+        "the draft is pre-filled"
+    );
+    let csrf = field(&page.body, "csrf");
+    let url = format!("/conversations/{conv}/reply");
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some(&format!(
+                "csrf={csrf}&mode=reply&text=Hola+%7B%7Bcontact.nombre%7D%7D"
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("unknown variable"));
+    let r = t.req("POST", &url, Some(&s), Some(&format!("csrf={csrf}&mode=reply&text=Hola+%7B%7Bcontact.first_name%7D%7D+%7B%7Bagent.initials%7D%7D")), None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let msgs = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(conv))
+        .await
+        .unwrap();
+    assert_eq!(msgs.len(), 2, "the bad one was not sent");
+    assert_eq!(msgs[1].text, "Hola Ana ^MR");
+    // The management page.
+    let page = t.req("GET", "/canned", Some(&s), None, None).await;
+    assert!(page.body.contains("/reembolso") && page.body.contains("/mio"));
+}

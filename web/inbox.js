@@ -67,4 +67,78 @@
     }
     e.preventDefault();
   });
+
+  // Canned responses: "/" + shortcut in the reply box opens a picker.
+  var picker = null;
+  function closePicker() { if (picker) { picker.el.remove(); picker = null; } }
+  function slashWord(area) {
+    var before = area.value.slice(0, area.selectionStart);
+    var m = /(^|\s)\/([\w-]*)$/.exec(before);
+    return m ? { query: m[2], start: before.length - m[2].length - 1 } : null;
+  }
+  function insertAt(area, start, end, text) {
+    area.value = area.value.slice(0, start) + text + area.value.slice(end);
+    area.selectionStart = area.selectionEnd = start + text.length;
+    area.focus();
+  }
+  function choose(i) {
+    if (!picker || !picker.items[i]) { return; }
+    var item = picker.items[i];
+    if (item.error) { return; }
+    insertAt(picker.area, picker.start, picker.area.selectionStart, item.text);
+    closePicker();
+  }
+  function renderPicker(area, word, items) {
+    closePicker();
+    if (!items.length) { return; }
+    var ul = document.createElement('ul');
+    ul.className = 'picker';
+    ul.setAttribute('role', 'listbox');
+    items.forEach(function (it, i) {
+      var li = document.createElement('li');
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', i === 0 ? 'true' : 'false');
+      var b = document.createElement('b'); b.textContent = '/' + it.shortcut;
+      var sp = document.createElement('span'); sp.textContent = ' ' + (it.error ? it.error : it.title);
+      li.appendChild(b); li.appendChild(sp);
+      if (it.error) { li.className = 'flash error'; }
+      li.addEventListener('mousedown', function (e) { e.preventDefault(); choose(i); });
+      ul.appendChild(li);
+    });
+    area.parentNode.insertBefore(ul, area.nextSibling);
+    picker = { el: ul, items: items, index: 0, area: area, start: word.start };
+  }
+  function highlight(step) {
+    if (!picker) { return; }
+    var lis = picker.el.querySelectorAll('li');
+    picker.index = (picker.index + step + lis.length) % lis.length;
+    lis.forEach(function (li, i) { li.setAttribute('aria-selected', i === picker.index ? 'true' : 'false'); });
+  }
+  var pending = 0;
+  document.addEventListener('input', function (e) {
+    var area = e.target;
+    var form = area && area.form;
+    if (!form || form.id !== 'reply' || area.tagName !== 'TEXTAREA' || !form.dataset.canned) { return; }
+    var word = slashWord(area);
+    if (!word) { closePicker(); return; }
+    var ticket = ++pending;
+    fetch(form.dataset.canned + '?q=' + encodeURIComponent(word.query), { credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (items) { if (ticket === pending) { renderPicker(area, word, items); } })
+      .catch(function () { closePicker(); });
+  });
+  document.addEventListener('keydown', function (e) {
+    if (!picker || e.target !== picker.area) { return; }
+    if (e.key === 'ArrowDown') { highlight(1); e.preventDefault(); e.stopImmediatePropagation(); }
+    else if (e.key === 'ArrowUp') { highlight(-1); e.preventDefault(); e.stopImmediatePropagation(); }
+    else if (e.key === 'Enter' || e.key === 'Tab') { choose(picker.index); e.preventDefault(); e.stopImmediatePropagation(); }
+    else if (e.key === 'Escape') { closePicker(); e.stopImmediatePropagation(); }
+  }, true);
+  document.addEventListener('click', function (e) {
+    var a = e.target && e.target.closest && e.target.closest('[data-insert]');
+    var area = document.querySelector('#reply textarea');
+    if (!a || !area) { return; }
+    e.preventDefault();
+    insertAt(area, area.selectionStart, area.selectionEnd, a.getAttribute('data-insert'));
+  });
 })();

@@ -130,7 +130,7 @@ impl App {
         private: bool,
         note: bool,
     ) -> Result<ReplyOutcome, AppError> {
-        let text = text.trim().to_string();
+        let mut text = text.trim().to_string();
         if text.is_empty() {
             return Err(AppError::Invalid("text must not be empty".into()));
         }
@@ -144,6 +144,13 @@ impl App {
         let current = self.store.read(move |r| r.conversation(id)).await?;
         let conv = current.ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
         caller.check(Perm::ReplyConversation, Some(&conv))?;
+        if text.contains("{{") {
+            // Variables are filled in now; an unknown one is an error, never sent raw.
+            let contact = conv.contact;
+            let contact = self.store.read(move |r| r.contact(contact)).await?;
+            text = super::canned::render(&text, &self.canned_vars(&user, &conv, contact.as_ref()))
+                .map_err(|e| AppError::Invalid(e.to_string()))?;
+        }
         let kind = self.channel_kind(&conv.channel);
         if !note {
             match kind {

@@ -7,6 +7,7 @@ pub mod canned;
 pub mod conversations;
 pub mod inbound;
 pub mod perm;
+pub mod responses;
 pub mod widget;
 
 use crate::config::Config;

@@ -108,6 +108,12 @@ pub enum EventKind {
     LoggedOut {
         user: UserId,
     },
+    CannedSaved {
+        canned: u64,
+    },
+    CannedDeleted {
+        canned: u64,
+    },
 }
 
 impl EventKind {

@@ -3,12 +3,14 @@
 //! Ids are `u64` newtypes allocated by the store's writer; timestamps are
 //! [`Ts`] (milliseconds since the Unix epoch, UTC).
 
+mod canned;
 mod event;
 mod ids;
 mod message;
 mod people;
 mod time;
 
+pub use canned::*;
 pub use event::*;
 pub use ids::*;
 pub use message::*;

@@ -39,6 +39,8 @@ pub const TOKENS: TableDefinition<&str, Bytes> = TableDefinition::new("tokens");
 /// (conversation, event sequence): a conversation's timeline (schema v3).
 pub const CONVERSATION_EVENTS: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("conversation_events");
+/// Canned responses (schema v3).
+pub const CANNED: TableDefinition<u64, Bytes> = TableDefinition::new("canned");
 /// Sort keys of conversations (schema v2): see `order_keys`.
 pub const CONV_ORDER: TableDefinition<&[u8], ()> = TableDefinition::new("conv_order");
 

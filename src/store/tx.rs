@@ -247,6 +247,12 @@ macro_rules! getters {
                 }
                 Ok(out)
             }
+            pub fn canned_all(&self) -> R<Vec<CannedResponse>> {
+                all_vals(&self.canned)
+            }
+            pub fn canned(&self, id: u64) -> R<Option<CannedResponse>> {
+                get_val(&self.canned, id)
+            }
             pub fn all_conversations(&self) -> R<Vec<Conversation>> {
                 all_vals(&self.conversations)
             }
@@ -317,6 +323,7 @@ tables!(
     tokens: TOKENS<&'static str, Bytes>,
     conv_order: CONV_ORDER<&'static [u8], ()>,
     conversation_events: CONVERSATION_EVENTS<(u64, u64), ()>,
+    canned: CANNED<u64, Bytes>,
 );
 
 getters!(Tx<'a>);
@@ -421,6 +428,15 @@ impl Tx<'_> {
         self.user_emails
             .insert(normalize_handle(&u.email).as_str(), u.id.0)?;
         put(&mut self.users, u.id.0, u)
+    }
+
+    pub fn put_canned(&mut self, c: &CannedResponse) -> R<()> {
+        put(&mut self.canned, c.id, c)
+    }
+
+    pub fn remove_canned(&mut self, id: u64) -> R<()> {
+        self.canned.remove(id)?;
+        Ok(())
     }
 
     pub fn put_team(&mut self, t: &Team) -> R<()> {

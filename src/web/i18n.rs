@@ -141,6 +141,20 @@ catalog! {
     ReadOnly => "Cuenta de solo lectura", "Read-only account";
     NewMessages => "Hay mensajes nuevos", "There are new messages";
     Private => "privado", "private";
+    CannedResponses => "Respuestas guardadas", "Canned responses";
+    Shortcut => "Atajo", "Shortcut";
+    Title => "Título", "Title";
+    Text => "Texto", "Text";
+    Tags => "Etiquetas", "Tags";
+    SharedWithTeam => "Compartida con el equipo", "Shared with the team";
+    Personal => "Personal", "Personal";
+    Edit => "Editar", "Edit";
+    Delete => "Borrar", "Delete";
+    Insert => "Insertar", "Insert";
+    Suggested => "Sugeridas", "Suggested";
+    NoCanned => "Aún no hay respuestas guardadas. Crea la primera abajo.", "No canned responses yet. Create the first one below.";
+    CannedHelp => "Variables: {{contact.first_name}}, {{contact.name}}, {{agent.name}}, {{agent.initials}}, {{business.name}}, {{conversation.id}}. En la respuesta, escribe / y el atajo.", "Variables: {{contact.first_name}}, {{contact.name}}, {{agent.name}}, {{agent.initials}}, {{business.name}}, {{conversation.id}}. In a reply, type / and the shortcut.";
+    New => "Nueva", "New";
     Public => "público", "public";
 }
 

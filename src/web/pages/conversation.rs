@@ -39,7 +39,15 @@ pub(super) async fn render_conversation(
             (cv::timeline(&ctx, &p))
             (cv::reply_box(&ctx, &p, has_private, draft, read_only))
         };
-        let side = cv::side(&ctx, &p, &kind_of);
+        let caller = Caller::Staff(s.user.clone());
+        let suggested = if read_only {
+            Vec::new()
+        } else {
+            app.canned_for(&caller, c.id, None, 5).await?
+        };
+        let side = html! {
+            (cv::side(&ctx, &p, &kind_of, views::canned::suggestions(&ctx, c.id, &suggested)))
+        };
         let list = list_markup(app, s, &ctx, view, None, Some(c.id)).await?;
         let title = p
             .detail
@@ -60,13 +68,43 @@ pub(super) async fn render_conversation(
     }
 }
 
+/// `?insert=ID` pre-fills the reply with a rendered canned response (the
+/// no-script way; the picker does it in place).
+async fn insert_draft(
+    app: &AppState,
+    s: &Session,
+    raw: &str,
+    q: &HashMap<String, String>,
+) -> String {
+    let (Some(cid), Ok(conv)) = (
+        q.get("insert").and_then(|v| v.parse::<u64>().ok()),
+        raw.parse::<u64>(),
+    ) else {
+        return String::new();
+    };
+    let found = app
+        .canned_for(
+            &Caller::Staff(s.user.clone()),
+            ConversationId(conv),
+            Some(""),
+            1000,
+        )
+        .await;
+    found
+        .ok()
+        .and_then(|items| items.into_iter().find(|(c, _)| c.id == cid))
+        .and_then(|(_, t)| t.ok())
+        .unwrap_or_default()
+}
+
 pub(super) async fn conversation(
     State(app): State<AppState>,
     s: Session,
     Path(raw): Path<String>,
     q: Q,
 ) -> Response {
-    render_conversation(&app, &s, &raw, view_of(&q), None, "", StatusCode::OK).await
+    let draft = insert_draft(&app, &s, &raw, &q).await;
+    render_conversation(&app, &s, &raw, view_of(&q), None, &draft, StatusCode::OK).await
 }
 
 pub(super) async fn timeline(

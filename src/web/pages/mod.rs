@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 
 mod auth;
+mod canned;
 mod conversation;
 mod events;
 mod inbox;
@@ -48,6 +49,9 @@ pub fn routes() -> Router<AppState> {
         .route("/conversations/{id}/reply", post(conversation::reply))
         .route("/conversations/{id}/status", post(conversation::set_status))
         .route("/events", get(events::events))
+        .route("/canned", get(canned::page).post(canned::save))
+        .route("/canned/{id}/delete", post(canned::delete))
+        .route("/conversations/{id}/canned", get(canned::search))
         .layer(axum::middleware::from_fn(session::security_headers))
         .route("/static/{*path}", get(super::assets::static_file))
 }

@@ -115,7 +115,8 @@ pub fn reply_box(
     let id = p.detail.view.conv.id;
     html! {
         @if !read_only {
-            form class="reply-box" method="post" action=(format!("/conversations/{id}/reply")) id="reply" {
+            form class="reply-box" method="post" action=(format!("/conversations/{id}/reply")) id="reply"
+                data-canned=(format!("/conversations/{id}/canned")) {
                 (ctx.csrf_field())
                 input type="hidden" name="seen" value=(p.detail.messages.last().map(|m| m.id.0).unwrap_or(0));
                 fieldset class="tabs" {
@@ -177,11 +178,13 @@ pub fn side(
     ctx: &Ctx,
     p: &ConversationPage,
     kind_of: &dyn Fn(&str) -> Option<ChannelKind>,
+    extra: Markup,
 ) -> Markup {
     let v = &p.detail.view;
     let c = &v.conv;
     html! {
         aside class="side" id="side" {
+            (extra)
             @if let Some(contact) = &v.contact {
                 div class="card" {
                     h3 { (ctx.t(T::Contact)) }

@@ -1,5 +1,6 @@
 //! Pure maud views: data in, markup out. Every string comes from the catalog.
 
+pub mod canned;
 pub mod conversation;
 pub mod inbox;
 pub mod login;
@@ -111,6 +112,7 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                     div {
                         strong { (u.name) } br; span class="muted" { (u.email) }
                         @if u.role == crate::domain::Role::Auditor { p class="muted" { (ctx.t(T::ReadOnly)) } }
+                        a href="/canned" { (ctx.t(T::CannedResponses)) }
                         a href="/account/password" { (ctx.t(T::ChangePassword)) }
                         form method="post" action="/logout" {
                             (ctx.csrf_field())
