@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1` (CONTRACT.md).
 
 use super::extract::{Auth, ClientIp, JsonBody, parse_id};
+use super::routes::{Access, Routes};
 use super::{AppState, WebError};
 use crate::app::conversations::{ConversationView, ListQuery};
 use crate::app::inbound::InboundRequest;
@@ -8,11 +9,9 @@ use crate::app::perm::Perm;
 use crate::domain::*;
 use crate::store::Sort;
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -20,16 +19,17 @@ use std::collections::HashMap;
 /// Login attempts per client address per minute.
 const LOGINS_PER_MINUTE: u32 = 10;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", post(login))
-        .route("/inbound", post(inbound))
-        .route("/conversations", get(list))
-        .route("/conversations/{id}", get(detail))
-        .route("/conversations/{id}/messages", post(reply))
-        .route("/conversations/{id}/status", post(status))
-        .route("/admin/workers", get(workers))
-        .fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") })
+pub fn routes() -> Routes {
+    use Access::*;
+    Routes::default()
+        .post("/login", Public, login)
+        .post("/inbound", Bearer, inbound)
+        .get("/conversations", Bearer, list)
+        .get("/conversations/{id}", Bearer, detail)
+        .post("/conversations/{id}/messages", Bearer, reply)
+        .post("/conversations/{id}/status", Bearer, status)
+        .get("/admin/workers", Bearer, workers)
+        .map(|r| r.fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") }))
 }
 
 #[derive(Deserialize)]

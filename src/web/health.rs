@@ -1,19 +1,18 @@
 //! `/healthz` and `/metrics`.
 
 use super::AppState;
+use super::routes::{Access, Routes};
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use serde_json::json;
 use std::time::Duration;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+pub fn routes() -> Routes {
+    Routes::default()
+        .get("/healthz", Access::Public, healthz)
+        .get("/metrics", Access::Public, metrics)
 }
 
 /// 200 when the store accepts a write (an empty commit) within 2 s.

@@ -8,6 +8,7 @@ mod extract;
 mod health;
 pub mod i18n;
 mod pages;
+pub mod routes;
 pub mod server;
 mod session;
 mod views;
@@ -26,17 +27,26 @@ pub type AppState = Arc<App>;
 /// their own visitor tokens); every other route requires a token.
 pub fn router(app: Arc<App>) -> Router {
     let max_body = app.config.server.max_body_bytes;
-    Router::new()
-        .merge(health::routes())
-        .nest("/api/v1", api::routes())
-        .merge(widget::routes())
-        .merge(pages::routes())
+    let (router, _) = all_routes().finish();
+    router
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             count_requests,
         ))
         .with_state(app)
+}
+
+fn all_routes() -> routes::Routes {
+    health::routes()
+        .nest("/api/v1", api::routes())
+        .merge(widget::routes())
+        .merge(pages::routes())
+}
+
+/// Every route with its declared access level (for the access test).
+pub fn route_table() -> Vec<routes::RouteInfo> {
+    all_routes().finish().1
 }
 
 async fn count_requests(

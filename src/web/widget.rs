@@ -2,36 +2,36 @@
 //! configured origins (and the server's own) may call them, with CORS.
 
 use super::extract::{ClientIp, JsonBody, bearer};
+use super::routes::{Access, Routes};
 use super::{AppState, WebError};
 use crate::app::widget::Visitor;
 use crate::config::normalize_origin;
 use crate::domain::*;
 use axum::Json;
-use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-pub fn routes() -> Router<AppState> {
-    let api = Router::new()
-        .route("/widget/v1/sessions", post(start).options(preflight))
-        .route(
-            "/widget/v1/messages",
-            post(send).get(history).options(preflight),
-        )
-        .route("/widget/v1/stream", get(stream))
-        .layer(axum::middleware::from_fn_with_state((), cors));
-    Router::new()
-        .route("/widget.js", get(script))
-        .route("/widget/demo", get(demo))
+pub fn routes() -> Routes {
+    use Access::*;
+    let api = Routes::default()
+        .post("/widget/v1/sessions", Public, start)
+        .options("/widget/v1/sessions", Public, preflight)
+        .post("/widget/v1/messages", Visitor, send)
+        .get("/widget/v1/messages", Visitor, history)
+        .options("/widget/v1/messages", Public, preflight)
+        .get("/widget/v1/stream", Visitor, stream)
+        .map(|r| r.layer(axum::middleware::from_fn_with_state((), cors)));
+    Routes::default()
+        .get("/widget.js", Public, script)
+        .get("/widget/demo", Public, demo)
         .merge(api)
 }
 
@@ -187,25 +187,33 @@ async fn visitor(
     Ok(v)
 }
 
-fn header_token(headers: &HeaderMap) -> Option<String> {
-    let mut req = axum::http::Request::new(());
-    *req.headers_mut() = headers.clone();
-    let (parts, _) = req.into_parts();
-    bearer(&parts)
-}
-
 #[derive(Deserialize)]
 struct SendReq {
     text: String,
     client_id: Option<String>,
 }
 
+/// The visitor of the `Authorization: Bearer` token, checked before the body
+/// is read.
+struct VisitorAuth(Visitor);
+
+impl axum::extract::FromRequestParts<AppState> for VisitorAuth {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, WebError> {
+        let token = bearer(parts);
+        visitor(app, &parts.headers, token).await.map(VisitorAuth)
+    }
+}
+
 async fn send(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    VisitorAuth(v): VisitorAuth,
     JsonBody(req): JsonBody<SendReq>,
 ) -> Result<Response, WebError> {
-    let v = visitor(&app, &headers, header_token(&headers)).await?;
     let out = app
         .widget_send(&v, &req.text, req.client_id.as_deref())
         .await?;
@@ -234,10 +242,9 @@ fn after_param(q: &HashMap<String, String>) -> Result<u64, WebError> {
 
 async fn history(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    VisitorAuth(v): VisitorAuth,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, WebError> {
-    let v = visitor(&app, &headers, header_token(&headers)).await?;
     let msgs = app.widget_messages(&v, after_param(&q)?).await?;
     Ok(Json(
         json!({ "messages": msgs.iter().map(widget_message).collect::<Vec<_>>() }),

@@ -3,6 +3,7 @@
 
 use super::extract::{ClientIp, parse_id};
 use super::i18n::{Lang, T};
+use super::routes::{Access, Routes};
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Session};
 use super::views::{self, Ctx, conversation as cv, inbox as iv};
 use super::{AppState, WebError};
@@ -10,12 +11,10 @@ use crate::app::conversations::{ConversationPage, InboxView};
 use crate::app::{AppError, Caller};
 use crate::domain::*;
 use axum::Form;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use futures_util::StreamExt;
 use maud::{Markup, html};
 use std::collections::HashMap;
@@ -33,27 +32,36 @@ pub(super) type F = Form<HashMap<String, String>>;
 /// Logins per client address per minute (shared with the API's limit key).
 pub(super) const LOGINS_PER_MINUTE: u32 = 10;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/inbox") }))
-        .route("/login", get(auth::login_page).post(auth::login_submit))
-        .route("/logout", post(auth::logout))
-        .route(
-            "/account/password",
-            get(auth::password_page).post(auth::password_submit),
+pub fn routes() -> Routes {
+    use Access::*;
+    Routes::default()
+        .get("/", Public, || async { Redirect::to("/inbox") })
+        .get("/login", Public, auth::login_page)
+        .post("/login", Public, auth::login_submit)
+        .post("/logout", Session, auth::logout)
+        .get("/account/password", Session, auth::password_page)
+        .post("/account/password", Session, auth::password_submit)
+        .get("/inbox", Session, inbox::inbox)
+        .get("/inbox/list", Session, inbox::inbox_list)
+        .get("/conversations/{id}", Session, conversation::conversation)
+        .get(
+            "/conversations/{id}/timeline",
+            Session,
+            conversation::timeline,
         )
-        .route("/inbox", get(inbox::inbox))
-        .route("/inbox/list", get(inbox::inbox_list))
-        .route("/conversations/{id}", get(conversation::conversation))
-        .route("/conversations/{id}/timeline", get(conversation::timeline))
-        .route("/conversations/{id}/reply", post(conversation::reply))
-        .route("/conversations/{id}/status", post(conversation::set_status))
-        .route("/events", get(events::events))
-        .route("/canned", get(canned::page).post(canned::save))
-        .route("/canned/{id}/delete", post(canned::delete))
-        .route("/conversations/{id}/canned", get(canned::search))
-        .layer(axum::middleware::from_fn(session::security_headers))
-        .route("/static/{*path}", get(super::assets::static_file))
+        .post("/conversations/{id}/reply", Session, conversation::reply)
+        .post(
+            "/conversations/{id}/status",
+            Session,
+            conversation::set_status,
+        )
+        .get("/conversations/{id}/canned", Session, canned::search)
+        .get("/events", Session, events::events)
+        .get("/canned", Session, canned::page)
+        .post("/canned", Session, canned::save)
+        .post("/canned/{id}/delete", Session, canned::delete)
+        .map(|r| r.layer(axum::middleware::from_fn(session::security_headers)))
+        .merge(Routes::default().get("/static/{*path}", Public, super::assets::static_file))
 }
 
 pub(super) fn tz(app: &AppState) -> jiff::tz::TimeZone {
