@@ -183,3 +183,207 @@ pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct InboxArgs {
+    /// Open conversations to create.
+    #[arg(long, default_value_t = 100_000)]
+    pub conversations: usize,
+    /// Messages spread over them.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: usize,
+    /// Timed requests per page.
+    #[arg(long, default_value_t = 2_000)]
+    pub requests: usize,
+    /// Concurrent in-process clients for the throughput run.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
+    /// Keep the generated store here (to serve it and load it with wrk).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Server time of the inbox and conversation pages on a large store,
+/// in-process through the router (no socket), with a signed-in admin.
+pub async fn inbox(args: InboxArgs) -> Result<(), crate::cli::Failure> {
+    use tower::ServiceExt;
+    let fail = |m: String| crate::cli::Failure {
+        code: 1,
+        message: m,
+    };
+    let tmp;
+    let dir = match &args.data {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("atalaya-bench")
+                .tempdir()
+                .map_err(|e| fail(e.to_string()))?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let clock: Arc<dyn crate::domain::Clock> = Arc::new(SystemClock);
+    let store = Store::open(
+        &dir,
+        StoreOptions::default(),
+        clock.clone(),
+        Arc::new(Metrics::default()),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let cfg = Arc::new(crate::config::Config::default());
+    let app = Arc::new(crate::app::App::new(
+        store.clone(),
+        cfg,
+        clock.clone(),
+        Arc::new(crate::workers::Registry::new(clock)),
+    ));
+    let existing = store
+        .read(|r| r.message_count())
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if existing == 0 {
+        eprintln!(
+            "filling: {} messages over {} conversations…",
+            args.messages, args.conversations
+        );
+        let rules = app.ingest_rules();
+        let end = Ts::from_jiff(jiff::Timestamp::now()).0;
+        let bar = indicatif::ProgressBar::new(args.messages as u64);
+        let convs = args.conversations.max(1) as u64;
+        let mut corpus = Corpus::new(7, end);
+        let mut done = 0usize;
+        while done < args.messages {
+            let chunk: Vec<InboundMessage> = (0..20_000.min(args.messages - done))
+                .map(|_| {
+                    let mut m = to_inbound(corpus.next_message());
+                    // Fold threads onto the wanted number of conversations.
+                    let h = m.thread.as_deref().map(|t| {
+                        t.bytes()
+                            .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64))
+                    });
+                    m.thread = Some(format!("t{}", h.unwrap_or(0) % convs));
+                    m.channel = "api".into();
+                    m.kind = ChannelKind::Api;
+                    m
+                })
+                .collect();
+            done += chunk.len();
+            futures_util::stream::iter(chunk)
+                .map(|m| {
+                    let store = store.clone();
+                    async move {
+                        let m = ingest::prepare(m, &rules).ok()?;
+                        store
+                            .write(move |tx| ingest::apply(tx, m, &rules))
+                            .await
+                            .ok()
+                    }
+                })
+                .buffer_unordered(2048)
+                .for_each(|_| async { bar.inc(1) })
+                .await;
+        }
+        bar.finish_and_clear();
+    }
+    let (n_conv, n_msg) = store
+        .read(|r| Ok((r.conversation_count()?, r.message_count()?)))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let email = "bench@localhost";
+    if store
+        .read(move |r| r.user_by_email(email))
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .is_none()
+    {
+        crate::app::auth::create_user(
+            &store,
+            email,
+            "Bench Admin",
+            crate::domain::Role::Admin,
+            "bench-password",
+        )
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    }
+    let (token, _) = app
+        .login_session(email, "bench-password")
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let cookie = format!("atalaya_session={token}");
+    let router = crate::web::router(app.clone());
+    let ids: Vec<u64> = store
+        .read(|r| {
+            Ok(
+                r.list_conversations(crate::store::Sort::Newest, None, None, 500, |_| true)?
+                    .items,
+            )
+        })
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .into_iter()
+        .map(|c| c.id.0)
+        .collect();
+    let get = |uri: String| {
+        let (router, cookie) = (router.clone(), cookie.clone());
+        async move {
+            let req = axum::http::Request::builder()
+                .uri(uri)
+                .header("cookie", cookie)
+                .header("host", "bench")
+                .body(axum::body::Body::empty())
+                .expect("a valid request");
+            let t = Instant::now();
+            let resp = router.oneshot(req).await.expect("infallible");
+            let ok = resp.status().is_success();
+            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+            (t.elapsed(), ok)
+        }
+    };
+    println!("bench inbox: {n_conv} conversations, {n_msg} messages (in-process, no socket)");
+    let pages: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
+        (
+            "inbox (all, by priority)",
+            Box::new(|_| "/inbox?view=all".to_string()),
+        ),
+        ("inbox (mine)", Box::new(|_| "/inbox?view=mine".to_string())),
+        (
+            "conversation",
+            Box::new(|i| format!("/conversations/{}", ids[i % ids.len().max(1)])),
+        ),
+    ];
+    for (name, uri) in &pages {
+        let mut lat = Vec::with_capacity(args.requests);
+        let mut errors = 0;
+        for i in 0..args.requests {
+            let (d, ok) = get(uri(i)).await;
+            lat.push(d);
+            errors += usize::from(!ok);
+        }
+        lat.sort_unstable();
+        println!(
+            "  {name:<26} p50 {:.2} ms  p99 {:.2} ms  errors {errors}",
+            pct(&lat, 0.5).as_secs_f64() * 1e3,
+            pct(&lat, 0.99).as_secs_f64() * 1e3
+        );
+    }
+    let started = Instant::now();
+    let total = args.requests * 4;
+    let results: Vec<(Duration, bool)> = futures_util::stream::iter(0..total)
+        .map(|_| tokio::spawn(get("/inbox?view=all".to_string())))
+        .buffer_unordered(args.clients.max(1))
+        .filter_map(|r| async move { r.ok() })
+        .collect()
+        .await;
+    let secs = started.elapsed().as_secs_f64();
+    let mut lat: Vec<Duration> = results.iter().map(|r| r.0).collect();
+    lat.sort_unstable();
+    println!(
+        "  inbox throughput          {:.0} req/s with {} concurrent clients (p99 {:.2} ms)",
+        results.len() as f64 / secs,
+        args.clients,
+        pct(&lat, 0.99).as_secs_f64() * 1e3
+    );
+    store.shutdown().await;
+    Ok(())
+}

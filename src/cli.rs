@@ -83,6 +83,8 @@ pub enum UserAction {
 pub enum BenchWhat {
     /// Durable ingest through the writer (fsync on), concurrent producers.
     Ingest(crate::bench::IngestArgs),
+    /// Server time of the inbox and conversation pages on a large store.
+    Inbox(crate::bench::InboxArgs),
 }
 
 /// A failure with the exit code it maps to.
@@ -125,6 +127,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Ingest(args),
         } => runtime_block(crate::bench::ingest(args)),
+        Command::Bench {
+            what: BenchWhat::Inbox(args),
+        } => runtime_block(crate::bench::inbox(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

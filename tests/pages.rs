@@ -674,3 +674,58 @@ async fn canned_responses_permissions_rendering_and_the_picker() {
     let page = t.req("GET", "/canned", Some(&s), None, None).await;
     assert!(page.body.contains("/reembolso") && page.body.contains("/mio"));
 }
+
+#[tokio::test]
+async fn views_list_and_count_by_assignee_and_status() {
+    let t = setup().await;
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let agent = users.iter().find(|u| u.email == "agent@x.test").unwrap().id;
+    let mine = inbound(&t.app, "m1", None).await;
+    let free = inbound(&t.app, "f1", None).await;
+    let done = inbound(&t.app, "d1", None).await;
+    t.app
+        .store
+        .write(move |tx| {
+            for (id, f) in [(mine, 0), (done, 1)] {
+                let old = tx.conversation(id)?.unwrap();
+                let mut c = old.clone();
+                if f == 0 {
+                    c.assignee = Some(agent);
+                } else {
+                    c.status = Status::Resolved;
+                }
+                tx.put_conversation(Some(&old), &c)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let s = t.sign_in("agent@x.test").await;
+    let row = |id: ConversationId| format!("data-id=\"{id}\"");
+    let page = t.req("GET", "/inbox?view=mine", Some(&s), None, None).await;
+    assert!(page.body.contains(&row(mine)) && !page.body.contains(&row(free)));
+    let page = t
+        .req("GET", "/inbox?view=unassigned", Some(&s), None, None)
+        .await;
+    assert!(
+        page.body.contains(&row(free))
+            && !page.body.contains(&row(mine))
+            && !page.body.contains(&row(done))
+    );
+    let page = t
+        .req("GET", "/inbox?view=resolved", Some(&s), None, None)
+        .await;
+    assert!(page.body.contains(&row(done)) && !page.body.contains(&row(free)));
+    // Counts in the rail: mine 1, unassigned 1, all 2, resolved 1.
+    let page = t.req("GET", "/inbox", Some(&s), None, None).await;
+    for (view, n) in [("mine", 1), ("unassigned", 1), ("all", 2), ("resolved", 1)] {
+        let link = format!("href=\"/inbox?view={view}\"");
+        let at = page.body.find(&link).unwrap();
+        let count = &page.body[at..at + 200];
+        assert!(
+            count.contains(&format!("<span class=\"count\">{n}</span>")),
+            "{view}: {count}"
+        );
+    }
+    assert!(t.app.store.verify().unwrap().ok());
+}

@@ -3,7 +3,7 @@
 use super::perm::{Perm, can_see};
 use super::{App, AppError, Caller};
 use crate::domain::*;
-use crate::store::Sort;
+use crate::store::{Scope, Sort};
 
 /// Longest reply an agent may send.
 pub const MAX_REPLY_BYTES: usize = 64 << 10;
@@ -389,6 +389,9 @@ impl InboxView {
     }
 }
 
+/// Earlier conversations shown beside one.
+pub const HISTORY_LIMIT: usize = 20;
+
 /// Everything the conversation page shows.
 pub struct ConversationPage {
     pub detail: Detail,
@@ -414,13 +417,17 @@ impl App {
         let limit = limit.clamp(1, 200);
         self.store
             .read(move |r| {
-                let page = r.list_conversations(
-                    view.sort(),
-                    Some(view.status()),
-                    cursor.as_deref(),
-                    limit,
-                    |c| can_see(&user, c) && view.matches(&user, c),
-                )?;
+                let scope = match view {
+                    InboxView::Mine => Scope::Assignee(Status::Open, Some(user.id.0)),
+                    InboxView::Unassigned => Scope::Assignee(Status::Open, None),
+                    InboxView::Teams if user.teams.len() == 1 => {
+                        Scope::Team(Status::Open, user.teams[0].0)
+                    }
+                    _ => Scope::Status(Some(view.status())),
+                };
+                let page = r.list_scoped(view.sort(), scope, cursor.as_deref(), limit, |c| {
+                    can_see(&user, c) && view.matches(&user, c)
+                })?;
                 let mut items = Vec::with_capacity(page.items.len());
                 for c in page.items {
                     items.push(load_view(r, c)?);
@@ -480,6 +487,9 @@ impl App {
                 for cid in r.contact_conversations(contact)?.into_iter().rev() {
                     if cid == id {
                         continue;
+                    }
+                    if history.len() >= HISTORY_LIMIT {
+                        break;
                     }
                     if let Some(c) = r.conversation(cid)?
                         && can_see(&user, &c)

@@ -5,7 +5,8 @@
 //!   migration builds it from the conversations.
 //! * v3: conversation counters in `meta` (per status, assignee, team) for
 //!   the inbox views, and the `conversation_events` timeline index; the
-//!   migration counts the conversations and indexes the event log.
+//!   migration counts the conversations and indexes the event log; sort
+//!   keys per assignee and team (rebuilt).
 
 use super::StoreError;
 use super::codec::decode;
@@ -98,6 +99,7 @@ fn step(
             tx.set_meta(&k, n)?;
         }
         tx.index_all_events()?;
+        tx.rebuild_order()?;
     }
     tx.append_event(
         Actor::System,

@@ -17,7 +17,7 @@ mod writer;
 
 pub use integrity::IntegrityReport;
 pub use migrate::SCHEMA_VERSION;
-pub use order::Sort;
+pub use order::{Scope, Sort};
 pub use tx::{Page, Reader, Tx};
 
 use crate::domain::Clock;

@@ -183,16 +183,33 @@ macro_rules! getters {
                 status: Option<Status>,
                 cursor: Option<&[u8]>,
                 limit: usize,
+                keep: impl FnMut(&Conversation) -> bool,
+            ) -> R<Page> {
+                self.list_scoped(sort, order::Scope::Status(status), cursor, limit, keep)
+            }
+            /// One page of a scope (status, assignee, team) in `sort` order.
+            pub fn list_scoped(
+                &self,
+                sort: Sort,
+                scope: order::Scope,
+                cursor: Option<&[u8]>,
+                limit: usize,
                 mut keep: impl FnMut(&Conversation) -> bool,
             ) -> R<Page> {
-                let prefix = order::prefix(sort, status);
-                let end = [prefix[0], prefix[1] + 1];
+                let Some(prefix) = order::scope_prefix(sort, scope) else {
+                    return Ok(Page { items: Vec::new(), next_cursor: None });
+                };
+                let end = order::prefix_end(&prefix);
+                let end_bound = match &end {
+                    Some(e) => Bound::Excluded(e.as_slice()),
+                    None => Bound::Unbounded,
+                };
                 let cursor = cursor.filter(|c| c.starts_with(&prefix));
                 let range = match (sort.reversed(), cursor) {
-                    (false, Some(c)) => (Bound::Excluded(c), Bound::Excluded(&end[..])),
-                    (false, None) => (Bound::Included(&prefix[..]), Bound::Excluded(&end[..])),
-                    (true, Some(c)) => (Bound::Included(&prefix[..]), Bound::Excluded(c)),
-                    (true, None) => (Bound::Included(&prefix[..]), Bound::Excluded(&end[..])),
+                    (false, Some(c)) => (Bound::Excluded(c), end_bound),
+                    (false, None) => (Bound::Included(prefix.as_slice()), end_bound),
+                    (true, Some(c)) => (Bound::Included(prefix.as_slice()), Bound::Excluded(c)),
+                    (true, None) => (Bound::Included(prefix.as_slice()), end_bound),
                 };
                 let mut rows = self.conv_order.range::<&[u8]>(range)?;
                 let mut items = Vec::new();
@@ -483,6 +500,17 @@ impl Tx<'_> {
             }
         }
         put(&mut self.outbox, item.id.0, item)
+    }
+
+    /// Rebuild every sort key from the conversations (migration).
+    pub(super) fn rebuild_order(&mut self) -> R<()> {
+        self.conv_order.retain(|_, _| false)?;
+        for c in self.all_conversations()? {
+            for k in order::order_keys(&c) {
+                self.conv_order.insert(k.as_slice(), ())?;
+            }
+        }
+        Ok(())
     }
 
     /// Rebuild the conversation → events index from the whole log (migration).
