@@ -341,22 +341,17 @@ pub async fn inbox(args: InboxArgs) -> Result<(), crate::cli::Failure> {
         }
     };
     println!("bench inbox: {n_conv} conversations, {n_msg} messages (in-process, no socket)");
-    let pages: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
-        (
-            "inbox (all, by priority)",
-            Box::new(|_| "/inbox?view=all".to_string()),
-        ),
-        ("inbox (mine)", Box::new(|_| "/inbox?view=mine".to_string())),
-        (
-            "conversation",
-            Box::new(|i| format!("/conversations/{}", ids[i % ids.len().max(1)])),
-        ),
-    ];
-    for (name, uri) in &pages {
+    let uri = |page: usize, i: usize| match page {
+        0 => "/inbox?view=all".to_string(),
+        1 => "/inbox?view=mine".to_string(),
+        _ => format!("/conversations/{}", ids[i % ids.len().max(1)]),
+    };
+    let names = ["inbox (all, by priority)", "inbox (mine)", "conversation"];
+    for (page, name) in names.iter().enumerate() {
         let mut lat = Vec::with_capacity(args.requests);
         let mut errors = 0;
         for i in 0..args.requests {
-            let (d, ok) = get(uri(i)).await;
+            let (d, ok) = get(uri(page, i)).await;
             lat.push(d);
             errors += usize::from(!ok);
         }
