@@ -4,19 +4,11 @@
 
 mod common;
 
+use common::webdriver::{self, WebDriver};
 use common::{Server, wait_for};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// The W3C WebDriver element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 const NAME: &str = "Lucía Test";
 const EMAIL: &str = "lucia.test@example.test";
@@ -31,7 +23,7 @@ async fn widget_round_trip_in_chromium() {
     let api = &Server::client();
     let token = &server.admin_token().await;
 
-    let wd = WebDriver::start().await;
+    let wd = start_widget_driver().await;
     let fail = |what: &str| -> String { format!("{what}\n--- server log ---\n{}", server.log()) };
 
     // First visit: launcher, name form, first message.
@@ -202,7 +194,7 @@ async fn widget_round_trip_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn widget_send_failure_and_lost_session() {
     let (mut server, host_origin) = start_server_and_host().await;
-    let wd = WebDriver::start().await;
+    let wd = start_widget_driver().await;
     wd.navigate(&format!("{host_origin}/")).await;
     let launcher = wd.wait_displayed("[data-atalaya=launcher]").await;
     wd.click(&launcher).await;
@@ -289,13 +281,7 @@ async fn widget_send_failure_and_lost_session() {
 /// that allows a second local origin serving the host page. Returns the server
 /// and that origin.
 async fn start_server_and_host() -> (Server, String) {
-    for bin in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(bin).exists(),
-            "{bin} is missing: this test needs Chromium and chromedriver; run `tests/run`, \
-             which installs them"
-        );
-    }
+    webdriver::require_browser();
     // The business's website, on its own origin.
     let host = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -384,204 +370,28 @@ async fn serve_host_page(listener: tokio::net::TcpListener, server_port: u16) {
     }
 }
 
-/// A minimal W3C WebDriver client over chromedriver. Dropping it deletes the
-/// session (closing Chromium) and kills chromedriver's process group, also when
-/// the test panics.
-struct WebDriver {
-    http: reqwest::Client,
-    port: u16,
-    session: Option<String>,
-    child: Option<Child>,
-    profile: tempfile::TempDir,
+/// A browser whose failure dumps show the widget's markup and localStorage.
+async fn start_widget_driver() -> WebDriver {
+    let mut wd = WebDriver::start().await;
+    wd.dump_script = "var r = document.querySelector('[data-atalaya=root]'); \
+        return (r ? r.outerHTML : 'no widget root') + '\\nlocalStorage: ' + \
+        JSON.stringify(Object.assign({}, localStorage));"
+        .to_string();
+    wd
 }
 
-impl WebDriver {
-    async fn start() -> WebDriver {
-        let profile = tempfile::Builder::new()
-            .prefix("atalaya-chromium-")
-            .tempdir()
-            .expect("temporary Chromium profile");
-        let port = common::free_port();
-        let log = std::fs::File::create(profile.path().join("chromedriver.log"))
-            .expect("chromedriver log file");
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {CHROMEDRIVER}: {e}; run `tests/run`"));
-        let mut wd = WebDriver {
-            http: Server::client(),
-            port,
-            session: None,
-            child: Some(child),
-            profile,
-        };
-        let wdr = &wd;
-        let ready = wait_for(Duration::from_secs(20), || async move {
-            let v = wdr.call(reqwest::Method::GET, "/status", None).await.ok()?;
-            (v["ready"] == true).then_some(())
-        })
-        .await;
-        assert!(
-            ready.is_some(),
-            "chromedriver did not become ready: {}",
-            wd.driver_log()
-        );
-
-        let user_data_dir = wd.profile.path().join("profile");
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,900",
-                    format!("--user-data-dir={}", user_data_dir.display()),
-                ],
-            },
-            "timeouts": {"pageLoad": 30_000, "script": 10_000, "implicit": 0},
-        }}});
-        let v = match wd.call(reqwest::Method::POST, "/session", Some(caps)).await {
-            Ok(v) => v,
-            Err(e) => panic!("new WebDriver session: {e}\n{}", wd.driver_log()),
-        };
-        let id = v["sessionId"].as_str().expect("sessionId").to_string();
-        wd.session = Some(id);
-        wd
-    }
-
-    fn driver_log(&self) -> String {
-        let log = std::fs::read_to_string(self.profile.path().join("chromedriver.log"));
-        format!("--- chromedriver log ---\n{}", log.unwrap_or_default())
-    }
-
-    /// One WebDriver command; `Ok(value)` or `Err("error: message")`.
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let url = format!("http://127.0.0.1:{}{path}", self.port);
-        let mut req = self
-            .http
-            .request(method, &url)
-            .timeout(Duration::from_secs(60));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let res = req.send().await.map_err(|e| format!("{path}: {e}"))?;
-        let ok = res.status().is_success();
-        let v: Value = res
-            .json()
-            .await
-            .map_err(|e| format!("{path}: bad JSON: {e}"))?;
-        let value = v.get("value").cloned().unwrap_or(Value::Null);
-        if ok {
-            Ok(value)
-        } else {
-            Err(format!("{path}: {}: {}", value["error"], value["message"]))
-        }
-    }
-
-    /// A command on the current session; panics on a WebDriver error.
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let sid = self.session.as_deref().expect("no WebDriver session");
-        let full = format!("/session/{sid}{path}");
-        match self.call(method, &full, body).await {
-            Ok(v) => v,
-            Err(e) => panic!("WebDriver {e}"),
-        }
-    }
-
-    async fn navigate(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
-            .await;
-    }
-
-    async fn refresh(&self) {
-        self.cmd(reqwest::Method::POST, "/refresh", Some(json!({})))
-            .await;
-    }
-
-    /// The first element matching `css`, or `None`.
-    async fn find(&self, css: &str) -> Option<String> {
-        let sid = self.session.as_deref()?;
-        let body = json!({"using": "css selector", "value": css});
-        let path = format!("/session/{sid}/element");
-        let v = self
-            .call(reqwest::Method::POST, &path, Some(body))
-            .await
-            .ok()?;
-        v[ELEMENT].as_str().map(str::to_string)
-    }
-
-    async fn displayed(&self, el: &str) -> bool {
-        let sid = self.session.as_deref().unwrap_or_default();
-        let path = format!("/session/{sid}/element/{el}/displayed");
-        matches!(
-            self.call(reqwest::Method::GET, &path, None).await,
-            Ok(Value::Bool(true))
-        )
-    }
-
-    async fn displayed_now(&self, css: &str) -> bool {
-        match self.find(css).await {
-            Some(el) => self.displayed(&el).await,
-            None => false,
-        }
-    }
-
-    /// Wait (up to 10 s) for an element matching `css` to be displayed.
-    async fn wait_displayed(&self, css: &str) -> String {
-        let found = wait_for(Duration::from_secs(10), || async move {
-            let el = self.find(css).await?;
-            self.displayed(&el).await.then_some(el)
-        })
-        .await;
-        match found {
-            Some(el) => el,
-            None => panic!("{css} was not displayed within 10 s: {}", self.dump().await),
-        }
-    }
-
-    async fn click(&self, el: &str) {
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{el}/click"),
-            Some(json!({})),
-        )
-        .await;
-    }
-
-    async fn send_keys(&self, el: &str, text: &str) {
-        let body = json!({"text": text});
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            Some(body),
-        )
-        .await;
-    }
-
-    async fn text(&self, el: &str) -> String {
-        let v = self
-            .cmd(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await;
-        v.as_str().unwrap_or_default().to_string()
-    }
-
-    async fn execute(&self, script: &str, args: Value) -> Value {
-        let body = json!({"script": script, "args": args});
-        self.cmd(reqwest::Method::POST, "/execute/sync", Some(body))
-            .await
-    }
-
+/// The widget's message list, read from the page.
+trait WidgetMessages {
     /// The widget's messages in DOM order, as (direction, text).
+    async fn messages(&self) -> Vec<(String, String)>;
+    /// Poll the DOM (up to 10 s) until `pred` holds for the message list.
+    async fn wait_messages(
+        &self,
+        pred: impl Fn(&[(String, String)]) -> bool,
+    ) -> Option<Vec<(String, String)>>;
+}
+
+impl WidgetMessages for WebDriver {
     async fn messages(&self) -> Vec<(String, String)> {
         let v = self
             .execute(
@@ -604,7 +414,6 @@ impl WebDriver {
             .unwrap_or_default()
     }
 
-    /// Poll the DOM (up to 10 s) until `pred` holds for the message list.
     async fn wait_messages(
         &self,
         pred: impl Fn(&[(String, String)]) -> bool,
@@ -615,85 +424,5 @@ impl WebDriver {
             pred(&m).then_some(m)
         })
         .await
-    }
-
-    /// The widget's state for failure messages.
-    async fn dump(&self) -> String {
-        let sid = self.session.as_deref().unwrap_or_default();
-        let body = json!({"script": "var r = document.querySelector('[data-atalaya=root]'); \
-            return (r ? r.outerHTML : 'no widget root') + '\\nlocalStorage: ' + \
-            JSON.stringify(Object.assign({}, localStorage));", "args": []});
-        let path = format!("/session/{sid}/execute/sync");
-        match self.call(reqwest::Method::POST, &path, Some(body)).await {
-            Ok(v) => v.as_str().unwrap_or_default().to_string(),
-            Err(e) => format!("(could not read the page: {e})"),
-        }
-    }
-
-    /// Delete the session (closing Chromium) and stop chromedriver.
-    async fn quit(mut self) {
-        if let Some(sid) = self.session.take() {
-            let path = format!("/session/{sid}");
-            let _ = self.call(reqwest::Method::DELETE, &path, None).await;
-        }
-        // Drop kills chromedriver.
-    }
-}
-
-impl Drop for WebDriver {
-    fn drop(&mut self) {
-        // Synchronous on purpose (Drop cannot await, and this runs while a
-        // panicking test unwinds): a raw HTTP DELETE with short timeouts.
-        if let Some(sid) = self.session.take() {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-            if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-                let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
-                let req = format!(
-                    "DELETE /session/{sid} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
-                     Content-Length: 0\r\nConnection: close\r\n\r\n",
-                    self.port
-                );
-                if s.write_all(req.as_bytes()).is_ok() {
-                    read_http_response(&mut s);
-                }
-            }
-        }
-        if let Some(mut child) = self.child.take() {
-            // chromedriver leads its own process group; take any stray browser with it.
-            let group = format!("-{}", child.id());
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &group])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Read one HTTP/1.1 response (headers, then `Content-Length` bytes) and
-/// discard it; chromedriver may keep the connection open after answering.
-fn read_http_response(s: &mut std::net::TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-        let len = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + len {
-            return;
-        }
     }
 }

@@ -60,6 +60,9 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
 
 /// A signed-in staff member's request.
 pub struct Session {
+    /// The newest durable event when the request came in: the page's live
+    /// updates resume after it, so nothing saved meanwhile is missed.
+    pub seq: u64,
     pub user: User,
     pub csrf: String,
     pub token: String,
@@ -89,6 +92,7 @@ impl FromRequestParts<AppState> for Session {
                 Redirect::to(&target).into_response()
             }
         };
+        let seq = app.store.committed_seq();
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(to_login());
         };
@@ -107,6 +111,7 @@ impl FromRequestParts<AppState> for Session {
             .map(|n| n.0.clone())
             .unwrap_or_default();
         Ok(Session {
+            seq,
             user,
             csrf,
             token,

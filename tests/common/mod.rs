@@ -5,6 +5,8 @@
 //! unused items are allowed.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -37,7 +37,7 @@ pub(super) async fn render_conversation(
             (cv::head(&ctx, &p, kind, read_only))
             @if let Some(f) = &flash { (f) }
             (cv::timeline(&ctx, &p))
-            (cv::reply_box(&ctx, &p, has_private, draft, read_only))
+            (cv::reply_box(&ctx, &p, has_private, draft, read_only, view.as_str()))
         };
         let caller = Caller::Staff(s.user.clone());
         let suggested = if read_only {
@@ -160,12 +160,9 @@ pub(super) async fn reply(
                 let guard = html! {
                     div class="guard" role="alert" {
                         strong { (ctx.t(T::NewMessages)) }
-                        form method="post" action=(format!("/conversations/{id}/reply")) {
-                            (ctx.csrf_field())
-                            input type="hidden" name="confirm" value="1";
-                            input type="hidden" name="mode" value=(mode);
-                            input type="hidden" name="text" value=(text);
-                            div class="actions" { button class="btn primary" type="submit" { (ctx.t(T::Send)) " ↵" } }
+                        // Submits the reply form itself, so edits made since are sent.
+                        div class="actions" {
+                            button class="btn primary" type="submit" form="reply" name="confirm" value="1" { (ctx.t(T::Send)) " ↵" }
                         }
                     }
                 };

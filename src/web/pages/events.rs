@@ -11,18 +11,24 @@ pub(super) async fn events(
     State(app): State<AppState>,
     s: Session,
     headers: HeaderMap,
+    q: Q,
 ) -> Response {
     let rx = app.store.subscribe();
+    // Resume after the browser's last event, else after the sequence the
+    // page was rendered at, else from now.
     let start = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or_else(|| app.store.committed_seq());
+        .or_else(|| q.get("after").and_then(|v| v.parse().ok()))
+        .unwrap_or(s.seq)
+        .min(app.store.committed_seq());
     let user = s.user.clone();
     let stream = futures_util::stream::unfold(
         (app, user, start, rx),
         |(app, user, mut last, mut rx)| async move {
-            if rx.changed().await.is_err() {
+            // Wait only when caught up.
+            if *rx.borrow_and_update() <= last && rx.changed().await.is_err() {
                 return None;
             }
             let after = last;

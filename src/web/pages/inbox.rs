@@ -40,7 +40,7 @@ pub(super) async fn shell(
     let counts = app.view_counts(&Caller::Staff(s.user.clone())).await?;
     Ok(html! {
         (views::topbar(ctx))
-        div class={ "app" @if side.is_none() { " no-side" } } hx-ext="sse" sse-connect="/events" {
+        div class={ "app" @if side.is_none() { " no-side" } } hx-ext="sse" sse-connect=(format!("/events?after={}", s.seq)) {
             (iv::rail(ctx, view, &counts))
             (list)
             main class="main" id="main" { (main) }
@@ -78,6 +78,16 @@ pub(super) async fn inbox_list(State(app): State<AppState>, s: Session, q: Q) ->
         .map(ConversationId);
     match list_markup(&app, &s, &ctx, view_of(&q), None, active).await {
         Ok(m) => html_page(StatusCode::OK, m),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+/// `GET /inbox/rail`: the views and their counts, refreshed live.
+pub(super) async fn rail(State(app): State<AppState>, s: Session, q: Q) -> Response {
+    let tz = tz(&app);
+    let ctx = ctx(&app, &s, &tz);
+    match app.view_counts(&Caller::Staff(s.user.clone())).await {
+        Ok(counts) => html_page(StatusCode::OK, iv::rail(&ctx, view_of(&q), &counts)),
         Err(e) => WebError::from(e).into_response(),
     }
 }

@@ -43,6 +43,7 @@ pub fn routes() -> Routes {
         .post("/account/password", Session, auth::password_submit)
         .get("/inbox", Session, inbox::inbox)
         .get("/inbox/list", Session, inbox::inbox_list)
+        .get("/inbox/rail", Session, inbox::rail)
         .get("/conversations/{id}", Session, conversation::conversation)
         .get(
             "/conversations/{id}/timeline",

@@ -111,11 +111,12 @@ pub fn reply_box(
     has_private: bool,
     draft: &str,
     read_only: bool,
+    view: &str,
 ) -> Markup {
     let id = p.detail.view.conv.id;
     html! {
         @if !read_only {
-            form class="reply-box" method="post" action=(format!("/conversations/{id}/reply")) id="reply"
+            form class="reply-box" method="post" action=(format!("/conversations/{id}/reply?view={view}")) id="reply"
                 data-canned=(format!("/conversations/{id}/canned")) {
                 (ctx.csrf_field())
                 input type="hidden" name="seen" value=(p.detail.messages.last().map(|m| m.id.0).unwrap_or(0));

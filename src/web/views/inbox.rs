@@ -19,7 +19,8 @@ pub fn view_label(ctx: &Ctx, v: InboxView) -> &'static str {
 
 pub fn rail(ctx: &Ctx, current: InboxView, counts: &[(InboxView, u64)]) -> Markup {
     html! {
-        nav class="rail" aria-label=(ctx.t(T::Inbox)) {
+        nav class="rail" id="rail" aria-label=(ctx.t(T::Inbox))
+            hx-get=(format!("/inbox/rail?view={}", current.as_str())) hx-trigger="sse:change" hx-swap="outerHTML" {
             h2 { (ctx.t(T::Inbox)) }
             @for (v, n) in counts {
                 a href=(format!("/inbox?view={}", v.as_str())) class=[(*v == current).then_some("active")]
