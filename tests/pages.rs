@@ -729,3 +729,107 @@ async fn views_list_and_count_by_assignee_and_status() {
     }
     assert!(t.app.store.verify().unwrap().ok());
 }
+
+#[tokio::test]
+async fn assign_claim_tags_priority_and_snooze() {
+    use atalaya::app::Caller;
+    let t = setup().await;
+    auth::create_user(
+        &t.app.store,
+        "luis@x.test",
+        "Luis Gómez",
+        Role::Agent,
+        "password-123",
+    )
+    .await
+    .unwrap();
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let by = |e: &str| users.iter().find(|u| u.email == e).unwrap().clone();
+    let (marta, luis) = (by("agent@x.test"), by("luis@x.test"));
+    let id = inbound(&t.app, "a1", None).await;
+    // Two agents claim the same conversation at once: exactly one wins.
+    let (cm, cl) = (Caller::Staff(marta.clone()), Caller::Staff(luis.clone()));
+    let (a, b) = tokio::join!(
+        t.app.assign(&cm, id, Some(marta.id), true),
+        t.app.assign(&cl, id, Some(luis.id), true)
+    );
+    assert!(a.is_ok() != b.is_ok(), "one claim wins: {a:?} / {b:?}");
+    let loser = match (a, b) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        _ => unreachable!("checked above"),
+    };
+    assert!(loser.to_string().contains("already took"), "{loser}");
+    // Agents cannot hand conversations to others; admins can.
+    let err = t
+        .app
+        .assign(&Caller::Staff(marta.clone()), id, Some(luis.id), false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("themselves"), "{err}");
+    let admin = Caller::Staff(by("admin@x.test"));
+    t.app
+        .assign(&admin, id, Some(luis.id), false)
+        .await
+        .unwrap();
+    assert!(
+        t.app
+            .assign(&admin, id, Some(by("audit@x.test").id), false)
+            .await
+            .is_err(),
+        "auditors take nothing"
+    );
+
+    // Through the page: tags, a priority with its reason, snooze.
+    let s = t.sign_in("admin@x.test").await;
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(&s), None, None)
+        .await;
+    assert!(page.body.contains("Luis Gómez"), "the assignee shows");
+    let csrf = field(&page.body, "csrf");
+    let t = &t;
+    let s = &s;
+    let post = |path: &str, form: String| {
+        let url = format!("/conversations/{id}/{path}");
+        async move { t.req("POST", &url, Some(s), Some(&form), None).await }
+    };
+    assert_eq!(
+        post("tags", format!("csrf={csrf}&add=%23Facturaci%C3%B3n"))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post("tags", format!("csrf={csrf}&add=a%3Cb")).await.status,
+        StatusCode::CONFLICT
+    );
+    let r = post("priority", format!("csrf={csrf}&priority=P1&reason=")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "a reason is required");
+    let r = post(
+        "priority",
+        format!("csrf={csrf}&priority=P1&reason=cliente+VIP+con+cobro+doble"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = post("snooze", format!("csrf={csrf}&until=2020-01-01T09:00")).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "the past is refused");
+    let r = post("snooze", format!("csrf={csrf}&until=2099-01-01T09:00")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let c = t
+        .app
+        .store
+        .read(move |r| r.conversation(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.tags, ["facturación"]);
+    assert_eq!((c.priority, c.status), (Priority::P1, Status::Snoozed));
+    assert!(c.snoozed_until.is_some());
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(s), None, None)
+        .await;
+    assert!(
+        page.body.contains("cliente VIP con cobro doble"),
+        "the reason is in the timeline"
+    );
+    assert!(t.app.store.verify().unwrap().ok());
+}

@@ -500,11 +500,22 @@ impl App {
                 let events = r.conversation_events(id)?;
                 let mut names = std::collections::HashMap::new();
                 for e in &events {
-                    if let Actor::User(u) = e.actor
-                        && let std::collections::hash_map::Entry::Vacant(v) = names.entry(u)
-                        && let Some(user) = r.user(u)?
+                    let mut who = vec![];
+                    if let Actor::User(u) = e.actor {
+                        who.push(u);
+                    }
+                    if let EventKind::Assigned {
+                        assignee: Some(u), ..
+                    } = e.kind
                     {
-                        v.insert(user.name);
+                        who.push(u);
+                    }
+                    for u in who {
+                        if let std::collections::hash_map::Entry::Vacant(v) = names.entry(u)
+                            && let Some(user) = r.user(u)?
+                        {
+                            v.insert(user.name);
+                        }
                     }
                 }
                 Ok((identities, history, events, names))

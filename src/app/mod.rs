@@ -2,6 +2,7 @@
 //! permission for the object it touches (not only the route), then talks to
 //! the store. The web layer stays thin: extract, call, render.
 
+pub mod actions;
 pub mod auth;
 pub mod canned;
 pub mod conversations;

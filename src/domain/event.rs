@@ -114,6 +114,19 @@ pub enum EventKind {
     CannedDeleted {
         canned: u64,
     },
+    Assigned {
+        conversation: ConversationId,
+        assignee: Option<UserId>,
+    },
+    TagsChanged {
+        conversation: ConversationId,
+        tags: Vec<String>,
+    },
+    PriorityOverridden {
+        conversation: ConversationId,
+        priority: Priority,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -128,7 +141,10 @@ impl EventKind {
             | EventKind::DeliveryAttempted { conversation, .. }
             | EventKind::DeliveryChanged { conversation, .. }
             | EventKind::StatusChanged { conversation, .. }
-            | EventKind::PriorityChanged { conversation, .. } => Some(*conversation),
+            | EventKind::PriorityChanged { conversation, .. }
+            | EventKind::Assigned { conversation, .. }
+            | EventKind::TagsChanged { conversation, .. }
+            | EventKind::PriorityOverridden { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

@@ -112,7 +112,16 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
     }
     let mut expected = 1;
     for row in r.events.iter()? {
-        let (k, _) = row?;
+        let (k, v) = row?;
+        let e: Event = super::codec::decode(v.value())?;
+        if let Some(c) = e.kind.conversation()
+            && r.conversation_events.get((c.0, e.seq))?.is_none()
+        {
+            rep.problems.push(format!(
+                "event {} is missing from conversation {c}'s timeline",
+                e.seq
+            ));
+        }
         if k.value() != expected {
             rep.problems.push(format!(
                 "event sequence jumps from {} to {}",

@@ -372,6 +372,9 @@ impl Tx<'_> {
             kind,
         };
         put(&mut self.events, ev.seq, &ev)?;
+        if let Some(c) = ev.kind.conversation() {
+            self.conversation_events.insert((c.0, ev.seq), ())?;
+        }
         Ok(ev.seq)
     }
 

@@ -28,6 +28,9 @@ pub fn routes() -> Routes {
         .get("/conversations/{id}", Bearer, detail)
         .post("/conversations/{id}/messages", Bearer, reply)
         .post("/conversations/{id}/status", Bearer, status)
+        .post("/conversations/{id}/assign", Bearer, assign)
+        .post("/conversations/{id}/tags", Bearer, tags)
+        .post("/conversations/{id}/priority", Bearer, priority)
         .get("/admin/workers", Bearer, workers)
         .map(|r| r.fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") }))
 }
@@ -281,4 +284,75 @@ async fn workers(State(app): State<AppState>, Auth(caller): Auth) -> Result<Json
             .map(|(k, n)| json!({"kind": k, "name": n, "state": "not available in this version"}))
             .collect::<Vec<_>>(),
     })))
+}
+
+#[derive(Deserialize)]
+struct AssignReq {
+    assignee: Option<u64>,
+    #[serde(default)]
+    claim: bool,
+}
+
+async fn assign(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path(raw): Path<String>,
+    JsonBody(req): JsonBody<AssignReq>,
+) -> Result<Json<Value>, WebError> {
+    let id = ConversationId(parse_id(&raw, "conversation")?);
+    let c = app
+        .assign(&caller, id, req.assignee.map(UserId), req.claim)
+        .await?;
+    Ok(Json(
+        json!({ "id": c.id.0, "assignee": c.assignee.map(|u| u.0) }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct TagsReq {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+async fn tags(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path(raw): Path<String>,
+    JsonBody(req): JsonBody<TagsReq>,
+) -> Result<Json<Value>, WebError> {
+    let id = ConversationId(parse_id(&raw, "conversation")?);
+    let c = app.tag(&caller, id, &req.add, &req.remove).await?;
+    Ok(Json(json!({ "id": c.id.0, "tags": c.tags })))
+}
+
+#[derive(Deserialize)]
+struct PriorityReq {
+    priority: String,
+    reason: String,
+}
+
+async fn priority(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path(raw): Path<String>,
+    JsonBody(req): JsonBody<PriorityReq>,
+) -> Result<Json<Value>, WebError> {
+    let id = ConversationId(parse_id(&raw, "conversation")?);
+    let p = match req.priority.as_str() {
+        "P1" => Priority::P1,
+        "P2" => Priority::P2,
+        "P3" => Priority::P3,
+        "P4" => Priority::P4,
+        other => {
+            return Err(WebError::bad_request(format!(
+                "priority {other:?} is not one of P1, P2, P3, P4"
+            )));
+        }
+    };
+    let c = app.override_priority(&caller, id, p, &req.reason).await?;
+    Ok(Json(
+        json!({ "id": c.id.0, "priority": c.priority.as_str(), "score": c.score }),
+    ))
 }

@@ -155,6 +155,18 @@ catalog! {
     NoCanned => "Aún no hay respuestas guardadas. Crea la primera abajo.", "No canned responses yet. Create the first one below.";
     CannedHelp => "Variables: {{contact.first_name}}, {{contact.name}}, {{agent.name}}, {{agent.initials}}, {{business.name}}, {{conversation.id}}. En la respuesta, escribe / y el atajo.", "Variables: {{contact.first_name}}, {{contact.name}}, {{agent.name}}, {{agent.initials}}, {{business.name}}, {{conversation.id}}. In a reply, type / and the shortcut.";
     New => "Nueva", "New";
+    Actions => "Acciones", "Actions";
+    Assign => "Asignar", "Assign";
+    TakeIt => "Me la quedo", "Take it";
+    AddTag => "Añadir etiqueta", "Add tag";
+    Remove => "Quitar", "Remove";
+    Snooze => "Posponer", "Snooze";
+    SnoozeUntil => "Posponer hasta", "Snooze until";
+    SetPriority => "Cambiar prioridad", "Change priority";
+    Reason => "Motivo", "Reason";
+    AssignedTo => "asignó a", "assigned to";
+    Unassigned => "quitó la asignación", "unassigned";
+    TaggedWith => "etiquetas", "tags";
     Public => "público", "public";
 }
 

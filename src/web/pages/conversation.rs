@@ -45,8 +45,16 @@ pub(super) async fn render_conversation(
         } else {
             app.canned_for(&caller, c.id, None, 5).await?
         };
+        let users = if read_only {
+            Vec::new()
+        } else {
+            app.assignable_users(&caller).await?
+        };
         let side = html! {
-            (cv::side(&ctx, &p, &kind_of, views::canned::suggestions(&ctx, c.id, &suggested)))
+            (cv::side(&ctx, &p, &kind_of, html! {
+                @if !read_only { (cv::actions(&ctx, &p, &users)) }
+                (views::canned::suggestions(&ctx, c.id, &suggested))
+            }))
         };
         let list = list_markup(app, s, &ctx, view, None, Some(c.id)).await?;
         let title = p

@@ -20,6 +20,7 @@ use maud::{Markup, html};
 use std::collections::HashMap;
 use std::convert::Infallible;
 
+mod actions;
 mod auth;
 mod canned;
 mod conversation;
@@ -57,6 +58,10 @@ pub fn routes() -> Routes {
             conversation::set_status,
         )
         .get("/conversations/{id}/canned", Session, canned::search)
+        .post("/conversations/{id}/assign", Session, actions::assign)
+        .post("/conversations/{id}/tags", Session, actions::tags)
+        .post("/conversations/{id}/priority", Session, actions::priority)
+        .post("/conversations/{id}/snooze", Session, actions::snooze)
         .get("/events", Session, events::events)
         .get("/canned", Session, canned::page)
         .post("/canned", Session, canned::save)

@@ -33,6 +33,22 @@ fn event_line(ctx: &Ctx, p: &ConversationPage, e: &Event) -> Option<String> {
         EventKind::PriorityChanged {
             priority, score, ..
         } => Some(format!("{who}: {} ({score})", priority.as_str())),
+        EventKind::Assigned { assignee, .. } => Some(match assignee {
+            Some(u) => format!(
+                "{who} {} {}",
+                ctx.t(T::AssignedTo),
+                p.names.get(u).cloned().unwrap_or_else(|| format!("#{u}"))
+            ),
+            None => format!("{who} {}", ctx.t(T::Unassigned)),
+        }),
+        EventKind::TagsChanged { tags, .. } => Some(format!(
+            "{who}: {} {}",
+            ctx.t(T::TaggedWith),
+            tags.join(", ")
+        )),
+        EventKind::PriorityOverridden {
+            priority, reason, ..
+        } => Some(format!("{who} → {} ({reason})", priority.as_str())),
         EventKind::DeliveryChanged {
             delivery: Delivery::Failed,
             detail,
@@ -230,6 +246,72 @@ pub fn side(
                             " " time { (ctx.when(h.last_message_at)) }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Assign, tags, priority and snooze forms for the side panel.
+pub fn actions(ctx: &Ctx, p: &ConversationPage, users: &[User]) -> Markup {
+    let c = &p.detail.view.conv;
+    let id = c.id;
+    let me = ctx.user.map(|u| u.id);
+    let manager = ctx
+        .user
+        .is_some_and(|u| matches!(u.role, Role::Admin | Role::Supervisor));
+    html! {
+        div class="card" id="actions" {
+            h3 { (ctx.t(T::Actions)) }
+            div class="card-body" {
+                @if c.assignee != me {
+                    form method="post" action=(format!("/conversations/{id}/assign")) {
+                        (ctx.csrf_field())
+                        input type="hidden" name="claim" value="1";
+                        input type="hidden" name="assignee" value=[me.map(|m| m.0)];
+                        button class="btn sm" type="submit" data-action="claim" { (ctx.t(T::TakeIt)) }
+                    }
+                }
+                @if manager {
+                    form method="post" action=(format!("/conversations/{id}/assign")) class="row" {
+                        (ctx.csrf_field())
+                        select name="assignee" aria-label=(ctx.t(T::Assign)) {
+                            option value="" { "— " (ctx.t(T::Nobody)) }
+                            @for u in users {
+                                option value=(u.id) selected[c.assignee == Some(u.id)] { (u.name) }
+                            }
+                        }
+                        button class="btn sm" type="submit" { (ctx.t(T::Assign)) }
+                    }
+                }
+                div class="tags" {
+                    @for t in &c.tags {
+                        form method="post" action=(format!("/conversations/{id}/tags")) {
+                            (ctx.csrf_field())
+                            input type="hidden" name="remove" value=(t);
+                            span class="tag" { (t) " " button class="btn sm ghost" type="submit" aria-label=(format!("{} {t}", ctx.t(T::Remove))) { "×" } }
+                        }
+                    }
+                }
+                form method="post" action=(format!("/conversations/{id}/tags")) class="row" {
+                    (ctx.csrf_field())
+                    input name="add" maxlength="40" placeholder=(ctx.t(T::AddTag)) aria-label=(ctx.t(T::AddTag));
+                    button class="btn sm" type="submit" { "+" }
+                }
+                form method="post" action=(format!("/conversations/{id}/priority")) class="row" {
+                    (ctx.csrf_field())
+                    select name="priority" aria-label=(ctx.t(T::SetPriority)) {
+                        @for pr in [Priority::P1, Priority::P2, Priority::P3, Priority::P4] {
+                            option value=(pr.as_str()) selected[c.priority == pr] { (pr.as_str()) }
+                        }
+                    }
+                    input name="reason" required maxlength="300" placeholder=(ctx.t(T::Reason)) aria-label=(ctx.t(T::Reason));
+                    button class="btn sm" type="submit" { (ctx.t(T::SetPriority)) }
+                }
+                form method="post" action=(format!("/conversations/{id}/snooze")) class="row" {
+                    (ctx.csrf_field())
+                    input type="datetime-local" name="until" required aria-label=(ctx.t(T::SnoozeUntil));
+                    button class="btn sm" type="submit" { (ctx.t(T::Snooze)) }
                 }
             }
         }

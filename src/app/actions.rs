@@ -1,0 +1,233 @@
+//! Changes agents make to a conversation: assign (and claim), tags, a manual
+//! priority with its reason. Each is checked against the object and recorded
+//! in the event log.
+
+use super::perm::Perm;
+use super::{App, AppError, Caller};
+use crate::domain::*;
+
+/// Tags per conversation.
+pub const MAX_TAGS: usize = 20;
+
+/// The score a manual priority sets (the middle of its band).
+fn score_for(p: Priority) -> u8 {
+    match p {
+        Priority::P1 => 90,
+        Priority::P2 => 62,
+        Priority::P3 => 37,
+        Priority::P4 => 10,
+    }
+}
+
+pub fn normalize_tag(t: &str) -> Option<String> {
+    let t = t.trim().trim_start_matches('#').to_lowercase();
+    let ok = !t.is_empty()
+        && t.chars().count() <= 40
+        && t.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '));
+    ok.then_some(t)
+}
+
+impl App {
+    /// Assign to a user (None: unassign). With `claim`, the caller takes an
+    /// unassigned conversation: if someone else holds it already, it fails,
+    /// so two agents cannot both claim it.
+    pub async fn assign(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        claim: bool,
+    ) -> Result<Conversation, AppError> {
+        caller.check(Perm::ReplyConversation, None)?;
+        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let manager = matches!(me.role, Role::Admin | Role::Supervisor);
+        if !manager && assignee.is_some_and(|a| a != me.id) {
+            return Err(AppError::Forbidden(
+                "agents assign conversations to themselves only".into(),
+            ));
+        }
+        let caller = caller.clone();
+        self.store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
+                    return Ok(Err(e));
+                }
+                if let Some(a) = assignee {
+                    match tx.user(a)? {
+                        Some(u) if u.active && u.role != Role::Auditor => {}
+                        _ => {
+                            return Ok(Err(AppError::Invalid(format!(
+                                "user {a} cannot take conversations"
+                            ))));
+                        }
+                    }
+                }
+                if claim && let Some(holder) = old.assignee.filter(|h| Some(*h) != assignee) {
+                    let name = tx.user(holder)?.map(|u| u.name).unwrap_or_default();
+                    return Ok(Err(AppError::Conflict(format!(
+                        "{name} already took this conversation"
+                    ))));
+                }
+                if old.assignee == assignee {
+                    return Ok(Ok(old));
+                }
+                let mut c = old.clone();
+                c.assignee = assignee;
+                c.updated_at = tx.now();
+                tx.put_conversation(Some(&old), &c)?;
+                tx.append_event(
+                    Actor::User(me.id),
+                    EventKind::Assigned {
+                        conversation: id,
+                        assignee,
+                    },
+                )?;
+                Ok(Ok(c))
+            })
+            .await?
+    }
+
+    /// Add and remove tags.
+    pub async fn tag(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Conversation, AppError> {
+        caller.check(Perm::ReplyConversation, None)?;
+        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let mut adds = Vec::new();
+        for t in add {
+            adds.push(normalize_tag(t).ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "tag {t:?}: use up to 40 letters, digits, spaces, '-' or '_'"
+                ))
+            })?);
+        }
+        let removes: Vec<String> = remove.iter().filter_map(|t| normalize_tag(t)).collect();
+        let caller = caller.clone();
+        self.store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
+                    return Ok(Err(e));
+                }
+                let mut tags: Vec<String> = old
+                    .tags
+                    .iter()
+                    .filter(|t| !removes.contains(t))
+                    .cloned()
+                    .collect();
+                for t in adds {
+                    if !tags.contains(&t) {
+                        tags.push(t);
+                    }
+                }
+                if tags.len() > MAX_TAGS {
+                    return Ok(Err(AppError::Invalid(format!("at most {MAX_TAGS} tags"))));
+                }
+                if tags == old.tags {
+                    return Ok(Ok(old));
+                }
+                let mut c = old.clone();
+                c.tags = tags.clone();
+                c.updated_at = tx.now();
+                tx.put_conversation(Some(&old), &c)?;
+                tx.append_event(
+                    Actor::User(me.id),
+                    EventKind::TagsChanged {
+                        conversation: id,
+                        tags,
+                    },
+                )?;
+                Ok(Ok(c))
+            })
+            .await?
+    }
+
+    /// Set the priority by hand; the reason is kept in the timeline.
+    pub async fn override_priority(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        priority: Priority,
+        reason: &str,
+    ) -> Result<Conversation, AppError> {
+        caller.check(Perm::ReplyConversation, None)?;
+        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let reason = reason.trim().to_string();
+        if reason.is_empty() || reason.chars().count() > 300 {
+            return Err(AppError::Invalid(
+                "give a reason (up to 300 characters)".into(),
+            ));
+        }
+        let caller = caller.clone();
+        self.store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
+                    return Ok(Err(e));
+                }
+                let mut c = old.clone();
+                c.priority = priority;
+                c.score = score_for(priority);
+                c.updated_at = tx.now();
+                tx.put_conversation(Some(&old), &c)?;
+                tx.append_event(
+                    Actor::User(me.id),
+                    EventKind::PriorityOverridden {
+                        conversation: id,
+                        priority,
+                        reason,
+                    },
+                )?;
+                Ok(Ok(c))
+            })
+            .await?
+    }
+}
+
+impl App {
+    /// Staff who can take conversations, by name.
+    pub async fn assignable_users(&self, caller: &Caller) -> Result<Vec<User>, AppError> {
+        caller.check(Perm::ViewConversation, None)?;
+        let mut users: Vec<User> = self
+            .store
+            .read(|r| r.users())
+            .await?
+            .into_iter()
+            .filter(|u| u.active && u.role != Role::Auditor)
+            .collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_normalize() {
+        assert_eq!(
+            normalize_tag(" #Facturación ").as_deref(),
+            Some("facturación")
+        );
+        assert_eq!(normalize_tag("vip client").as_deref(), Some("vip client"));
+        assert!(normalize_tag("").is_none() && normalize_tag("a<b").is_none());
+        assert!(normalize_tag(&"x".repeat(41)).is_none());
+        assert!(Priority::from_score(score_for(Priority::P2)) == Priority::P2);
+        for p in [Priority::P1, Priority::P2, Priority::P3, Priority::P4] {
+            assert_eq!(Priority::from_score(score_for(p)), p);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The side panel's forms: assign or take, tags, manual priority, snooze.
+
+use super::conversation::render_conversation;
+use super::inbox::view_of;
+use super::*;
+
+/// Run a change and go back to the conversation, or show why it failed.
+async fn finish(
+    app: &AppState,
+    s: &Session,
+    raw: &str,
+    q: &HashMap<String, String>,
+    result: Result<Conversation, AppError>,
+) -> Response {
+    let view = view_of(q);
+    match result {
+        Ok(c) => {
+            Redirect::to(&format!("/conversations/{}?view={}", c.id, view.as_str())).into_response()
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
+            render_conversation(app, s, raw, view, Some(flash), "", StatusCode::CONFLICT).await
+        }
+        Err(e) => error_page(app, s, e),
+    }
+}
+
+fn conv_id(raw: &str) -> Result<ConversationId, AppError> {
+    raw.parse::<u64>()
+        .map(ConversationId)
+        .map_err(|_| AppError::NotFound(format!("no conversation {raw:?}")))
+}
+
+pub(super) async fn assign(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let assignee = f.get("assignee").and_then(|v| v.parse().ok()).map(UserId);
+    let result = match conv_id(&raw) {
+        Ok(id) => {
+            app.assign(
+                &Caller::Staff(s.user.clone()),
+                id,
+                assignee,
+                f.contains_key("claim"),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    finish(&app, &s, &raw, &q, result).await
+}
+
+pub(super) async fn tags(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let list = |k: &str| -> Vec<String> {
+        f.get(k)
+            .map(|v| {
+                v.split(',')
+                    .map(str::to_string)
+                    .filter(|t| !t.trim().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let result = match conv_id(&raw) {
+        Ok(id) => {
+            app.tag(
+                &Caller::Staff(s.user.clone()),
+                id,
+                &list("add"),
+                &list("remove"),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    finish(&app, &s, &raw, &q, result).await
+}
+
+pub(super) async fn priority(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let prio = match f.get("priority").map(String::as_str) {
+        Some("P1") => Priority::P1,
+        Some("P2") => Priority::P2,
+        Some("P3") => Priority::P3,
+        Some("P4") => Priority::P4,
+        _ => return WebError::bad_request("priority must be P1, P2, P3 or P4").into_response(),
+    };
+    let reason = f.get("reason").cloned().unwrap_or_default();
+    let result = match conv_id(&raw) {
+        Ok(id) => {
+            app.override_priority(&Caller::Staff(s.user.clone()), id, prio, &reason)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    finish(&app, &s, &raw, &q, result).await
+}
+
+/// `until` is a local date and time (`datetime-local`) in the business's
+/// time zone.
+pub(super) async fn snooze(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let tz = tz(&app);
+    let until = f
+        .get("until")
+        .and_then(|v| v.parse::<jiff::civil::DateTime>().ok())
+        .and_then(|dt| dt.to_zoned_datetime(tz).ok())
+        .map(|z| Ts::from_jiff(z.timestamp()));
+    let result = match (conv_id(&raw), until) {
+        (Err(e), _) => Err(e),
+        (_, None) => Err(AppError::Invalid(
+            "pick a date and time to snooze until".into(),
+        )),
+        (Ok(_), Some(t)) if t <= app.clock.now() => {
+            Err(AppError::Invalid("pick a time in the future".into()))
+        }
+        (Ok(id), Some(t)) => {
+            app.set_status(&Caller::Staff(s.user.clone()), id, Status::Snoozed, Some(t))
+                .await
+        }
+    };
+    finish(&app, &s, &raw, &q, result).await
+}
