@@ -833,3 +833,81 @@ async fn assign_claim_tags_priority_and_snooze() {
     );
     assert!(t.app.store.verify().unwrap().ok());
 }
+
+#[tokio::test]
+async fn presence_heartbeats_show_who_is_viewing_or_replying() {
+    let t = setup().await;
+    auth::create_user(
+        &t.app.store,
+        "luis@x.test",
+        "Luis Gómez",
+        Role::Agent,
+        "password-123",
+    )
+    .await
+    .unwrap();
+    let id = inbound(&t.app, "p1", None).await;
+    let (admin, luis) = (
+        t.sign_in("admin@x.test").await,
+        t.sign_in("luis@x.test").await,
+    );
+    let url = format!("/conversations/{id}/presence");
+    let page = t
+        .req(
+            "GET",
+            &format!("/conversations/{id}"),
+            Some(&luis),
+            None,
+            None,
+        )
+        .await;
+    let csrf = field(&page.body, "csrf");
+    assert!(page.body.contains("data-presence"));
+    let r = t
+        .req("POST", &url, Some(&luis), Some("activity=replying"), None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "heartbeats need the CSRF token"
+    );
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&luis),
+            Some(&format!("csrf={csrf}&activity=replying")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("Luis Gómez"), "one does not see oneself");
+    let seen = t.req("GET", &url, Some(&admin), None, None).await;
+    assert!(
+        seen.body.contains("Luis Gómez") && seen.body.contains("está respondiendo"),
+        "{}",
+        seen.body
+    );
+    t.req(
+        "POST",
+        &url,
+        Some(&luis),
+        Some(&format!("csrf={csrf}&activity=left")),
+        None,
+    )
+    .await;
+    let seen = t.req("GET", &url, Some(&admin), None, None).await;
+    assert!(!seen.body.contains("Luis Gómez"));
+    assert_eq!(
+        t.req(
+            "GET",
+            "/conversations/999/presence",
+            Some(&admin),
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}

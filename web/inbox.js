@@ -141,4 +141,33 @@
     e.preventDefault();
     insertAt(area, area.selectionStart, area.selectionEnd, a.getAttribute('data-insert'));
   });
+
+  // Presence: tell colleagues we are viewing or replying (every 10 s, and
+  // when typing starts); "left" when the page goes away.
+  var presenceEl = document.querySelector('[data-presence]');
+  if (presenceEl) {
+    var url = presenceEl.getAttribute('data-presence');
+    var csrf = '';
+    try { csrf = JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRF-Token'] || ''; } catch (err) { csrf = ''; }
+    var lastTyped = 0;
+    var lastSent = '';
+    var beat = function (activity, keepalive) {
+      lastSent = activity;
+      return fetch(url, {
+        method: 'POST', credentials: 'same-origin', keepalive: !!keepalive,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf },
+        body: 'activity=' + activity
+      }).catch(function () { return null; });
+    };
+    var current = function () { return Date.now() - lastTyped < 15000 ? 'replying' : 'viewing'; };
+    beat('viewing');
+    setInterval(function () { beat(current()); }, 10000);
+    document.addEventListener('input', function (e) {
+      if (e.target && e.target.form && e.target.form.id === 'reply') {
+        lastTyped = Date.now();
+        if (lastSent !== 'replying') { beat('replying'); }
+      }
+    });
+    window.addEventListener('pagehide', function () { beat('left', true); });
+  }
 })();

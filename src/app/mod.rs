@@ -8,6 +8,7 @@ pub mod canned;
 pub mod conversations;
 pub mod inbound;
 pub mod perm;
+pub mod presence;
 pub mod responses;
 pub mod widget;
 
@@ -56,6 +57,8 @@ pub struct App {
     /// Woken when a reply enters the outbox.
     pub outbox_wake: Arc<Notify>,
     pub rate: widget::RateLimits,
+    /// Who is viewing or answering which conversation.
+    pub presence: presence::Presence,
 }
 
 impl App {
@@ -73,6 +76,7 @@ impl App {
             workers,
             outbox_wake: Arc::new(Notify::new()),
             rate: widget::RateLimits::default(),
+            presence: presence::Presence::default(),
         }
     }
 

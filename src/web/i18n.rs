@@ -167,6 +167,8 @@ catalog! {
     AssignedTo => "asignó a", "assigned to";
     Unassigned => "quitó la asignación", "unassigned";
     TaggedWith => "etiquetas", "tags";
+    IsViewing => "está viendo", "is viewing";
+    IsReplying => "está respondiendo", "is replying";
     Public => "público", "public";
 }
 

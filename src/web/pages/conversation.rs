@@ -36,6 +36,7 @@ pub(super) async fn render_conversation(
         let main = html! {
             (cv::head(&ctx, &p, kind, read_only))
             @if let Some(f) = &flash { (f) }
+            (cv::presence(&ctx, c.id, &app.presence.on(c.id, Some(s.user.id), app.clock.now())))
             (cv::timeline(&ctx, &p))
             (cv::reply_box(&ctx, &p, has_private, draft, read_only, view.as_str()))
         };
@@ -242,5 +243,43 @@ pub(super) async fn set_status(
         ))
         .into_response(),
         Err(e) => error_page(&app, &s, e),
+    }
+}
+
+/// `GET|POST /conversations/{id}/presence`: who else is here; a POST is this
+/// browser's heartbeat (`activity` = viewing, replying or left).
+pub(super) async fn presence(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    method: axum::http::Method,
+    Path(raw): Path<String>,
+    Form(f): F,
+) -> Response {
+    let Ok(id) = raw.parse::<u64>().map(ConversationId) else {
+        return WebError::new(StatusCode::NOT_FOUND, "no such conversation").into_response();
+    };
+    let caller = Caller::Staff(s.user.clone());
+    let others = if method == axum::http::Method::POST {
+        if let Err(r) = s.verify(&headers, &f) {
+            return r.into_response();
+        }
+        let activity = match f.get("activity").map(String::as_str) {
+            Some("replying") => Some(crate::app::presence::Activity::Replying),
+            Some("left") => None,
+            _ => Some(crate::app::presence::Activity::Viewing),
+        };
+        app.presence_beat(&caller, id, activity).await
+    } else {
+        match app.conversation(&caller, id).await {
+            Ok(_) => Ok(app.presence.on(id, Some(s.user.id), app.clock.now())),
+            Err(e) => Err(e),
+        }
+    };
+    let tz = tz(&app);
+    let ctx = ctx(&app, &s, &tz);
+    match others {
+        Ok(others) => html_page(StatusCode::OK, cv::presence(&ctx, id, &others)),
+        Err(e) => WebError::from(e).into_response(),
     }
 }

@@ -6,7 +6,8 @@ use super::*;
 
 /// Server-Sent Events for the signed-in agent: `change` after every durable
 /// batch that touched a conversation they may see, and `conv-{id}` for each
-/// such conversation. Reconnects resume after `Last-Event-ID`.
+/// such conversation, `presence-{id}` when someone starts or stops viewing or
+/// replying. Reconnects resume after `Last-Event-ID`.
 pub(super) async fn events(
     State(app): State<AppState>,
     s: Session,
@@ -24,12 +25,27 @@ pub(super) async fn events(
         .unwrap_or(s.seq)
         .min(app.store.committed_seq());
     let user = s.user.clone();
+    let presence = app.presence.subscribe();
     let stream = futures_util::stream::unfold(
-        (app, user, start, rx),
-        |(app, user, mut last, mut rx)| async move {
-            // Wait only when caught up.
-            if *rx.borrow_and_update() <= last && rx.changed().await.is_err() {
-                return None;
+        (app, user, start, rx, presence),
+        |(app, user, mut last, mut rx, mut presence)| async move {
+            // Wait only when caught up; presence changes come in between.
+            if *rx.borrow_and_update() <= last {
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
+                    }
+                    conv = presence.recv() => {
+                        let out: Vec<Result<SseEvent, Infallible>> = match conv {
+                            Ok(c) => vec![Ok(SseEvent::default().event(format!("presence-{c}")).data(c.to_string()))],
+                            // Lagged: nothing precise to say; the fragments poll too.
+                            Err(_) => Vec::new(),
+                        };
+                        return Some((futures_util::stream::iter(out), (app, user, last, rx, presence)));
+                    }
+                }
             }
             let after = last;
             let viewer = user.clone();
@@ -67,7 +83,7 @@ pub(super) async fn events(
                     .id(last.to_string())
                     .data(last.to_string())));
             }
-            Some((futures_util::stream::iter(out), (app, user, last, rx)))
+            Some((futures_util::stream::iter(out), (app, user, last, rx, presence)))
         },
     )
     .flatten();

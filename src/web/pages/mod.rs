@@ -62,6 +62,16 @@ pub fn routes() -> Routes {
         .post("/conversations/{id}/tags", Session, actions::tags)
         .post("/conversations/{id}/priority", Session, actions::priority)
         .post("/conversations/{id}/snooze", Session, actions::snooze)
+        .get(
+            "/conversations/{id}/presence",
+            Session,
+            conversation::presence,
+        )
+        .post(
+            "/conversations/{id}/presence",
+            Session,
+            conversation::presence,
+        )
         .get("/events", Session, events::events)
         .get("/canned", Session, canned::page)
         .post("/canned", Session, canned::save)

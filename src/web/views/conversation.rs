@@ -317,3 +317,20 @@ pub fn actions(ctx: &Ctx, p: &ConversationPage, users: &[User]) -> Markup {
         }
     }
 }
+
+/// "Ana is viewing · Luis is replying", refreshed live.
+pub fn presence(ctx: &Ctx, id: ConversationId, others: &[crate::app::presence::Present]) -> Markup {
+    use crate::app::presence::Activity;
+    html! {
+        div class="presence" id="presence" aria-live="polite"
+            data-presence=(format!("/conversations/{id}/presence"))
+            hx-get=(format!("/conversations/{id}/presence")) hx-trigger=(format!("sse:presence-{id}, every 20s"))
+            hx-swap="outerHTML" {
+            @for (i, p) in others.iter().enumerate() {
+                @if i > 0 { " · " }
+                span class="who" { (p.name) } " "
+                (ctx.t(match p.activity { Activity::Viewing => T::IsViewing, Activity::Replying => T::IsReplying }))
+            }
+        }
+    }
+}
