@@ -25,10 +25,13 @@ pub struct Present {
     pub since: Ts,
 }
 
+/// Per conversation: who is there, and their last heartbeat.
+type Table = HashMap<ConversationId, HashMap<UserId, (Present, Ts)>>;
+
 /// The presence table and a channel that announces which conversation's
 /// presence changed.
 pub struct Presence {
-    table: Mutex<HashMap<ConversationId, HashMap<UserId, (Present, Ts)>>>,
+    table: Mutex<Table>,
     changed: broadcast::Sender<ConversationId>,
 }
 
