@@ -911,3 +911,60 @@ async fn presence_heartbeats_show_who_is_viewing_or_replying() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn notes_with_mentions_reach_the_mentioned_agent() {
+    use atalaya::app::Caller;
+    use atalaya::app::conversations::mentioned;
+    let t = setup().await;
+    auth::create_user(
+        &t.app.store,
+        "luis.gomez@x.test",
+        "Luis Gómez",
+        Role::Agent,
+        "password-123",
+    )
+    .await
+    .unwrap();
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let luis = users
+        .iter()
+        .find(|u| u.email.starts_with("luis"))
+        .unwrap()
+        .id;
+    assert_eq!(mentioned("mira esto @Luis, gracias", &users), [luis]);
+    assert_eq!(mentioned("@luis.gomez.", &users), [luis]);
+    assert_eq!(mentioned("@luisgómez", &users), [luis]);
+    assert!(mentioned("email a ana@example.com", &users).is_empty());
+    assert!(
+        mentioned("@audit", &users).is_empty(),
+        "auditors are not mentioned"
+    );
+    let id = inbound(&t.app, "n1", None).await;
+    let admin = Caller::Staff(
+        users
+            .iter()
+            .find(|u| u.role == Role::Admin)
+            .unwrap()
+            .clone(),
+    );
+    t.app
+        .reply(&admin, id, "@luis ¿lo miras? cobro doble", false, true)
+        .await
+        .unwrap();
+    let s = t.sign_in("luis.gomez@x.test").await;
+    let page = t
+        .req("GET", "/inbox?view=mentions", Some(&s), None, None)
+        .await;
+    assert!(
+        page.body.contains(&format!("data-id=\"{id}\"")),
+        "the conversation is in Luis's mentions"
+    );
+    let at = page.body.find("href=\"/inbox?view=mentions\"").unwrap();
+    assert!(page.body[at..at + 200].contains("<span class=\"count\">1</span>"));
+    let other = t.sign_in("agent@x.test").await;
+    let page = t
+        .req("GET", "/inbox?view=mentions", Some(&other), None, None)
+        .await;
+    assert!(!page.body.contains(&format!("data-id=\"{id}\"")));
+}

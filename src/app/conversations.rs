@@ -220,12 +220,27 @@ impl App {
                 let actor = Actor::User(user.id);
                 if note {
                     tx.append_event(
-                        actor,
+                        actor.clone(),
                         EventKind::NoteAdded {
                             conversation: id,
                             message: message.id,
                         },
                     )?;
+                    let users = tx.users()?;
+                    for u in mentioned(&message.text, &users)
+                        .into_iter()
+                        .filter(|u| *u != user.id)
+                    {
+                        tx.add_mention(u, message.id, id)?;
+                        tx.append_event(
+                            actor.clone(),
+                            EventKind::Mentioned {
+                                conversation: id,
+                                message: message.id,
+                                user: u,
+                            },
+                        )?;
+                    }
                 } else {
                     let outbox =
                         (delivery == Some(Delivery::Queued)).then(|| OutboxId(tx.next_id()));
@@ -328,6 +343,47 @@ impl App {
     }
 }
 
+/// Fold case and Spanish accents for matching names.
+fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'ä' | 'â' => 'a',
+            'é' | 'è' | 'ë' | 'ê' => 'e',
+            'í' | 'ì' | 'ï' | 'î' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' => 'u',
+            'ñ' => 'n',
+            c => c,
+        })
+        .collect()
+}
+
+/// Staff `@mentioned` in a note: `@marta`, `@marta.ruiz` (email's local
+/// part) or `@martaruiz` (the whole name); accents and case do not matter.
+pub fn mentioned(text: &str, users: &[User]) -> Vec<UserId> {
+    let mut out = Vec::new();
+    for part in text.split('@').skip(1) {
+        let token: String = part
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            .collect();
+        let token = fold(token.trim_end_matches(['.', '-', '_']));
+        if token.is_empty() {
+            continue;
+        }
+        for u in users.iter().filter(|u| u.active && u.role != Role::Auditor) {
+            let local = fold(u.email.split('@').next().unwrap_or(""));
+            let first = fold(u.name.split_whitespace().next().unwrap_or(""));
+            let whole: String = fold(&u.name).split_whitespace().collect();
+            if (token == local || token == first || token == whole) && !out.contains(&u.id) {
+                out.push(u.id);
+            }
+        }
+    }
+    out
+}
+
 /// The inbox's views (left rail).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InboxView {
@@ -335,16 +391,18 @@ pub enum InboxView {
     Unassigned,
     Teams,
     All,
+    Mentions,
     Snoozed,
     Resolved,
 }
 
 impl InboxView {
-    pub const ALL: [InboxView; 6] = [
+    pub const ALL: [InboxView; 7] = [
         InboxView::Mine,
         InboxView::Unassigned,
         InboxView::Teams,
         InboxView::All,
+        InboxView::Mentions,
         InboxView::Snoozed,
         InboxView::Resolved,
     ];
@@ -355,6 +413,7 @@ impl InboxView {
             InboxView::Unassigned => "unassigned",
             InboxView::Teams => "teams",
             InboxView::All => "all",
+            InboxView::Mentions => "mentions",
             InboxView::Snoozed => "snoozed",
             InboxView::Resolved => "resolved",
         }
@@ -374,7 +433,7 @@ impl InboxView {
 
     fn sort(self) -> Sort {
         match self {
-            InboxView::Resolved | InboxView::Snoozed => Sort::Newest,
+            InboxView::Resolved | InboxView::Snoozed | InboxView::Mentions => Sort::Newest,
             _ => Sort::Priority,
         }
     }
@@ -384,7 +443,7 @@ impl InboxView {
             InboxView::Mine => c.assignee == Some(u.id),
             InboxView::Unassigned => c.assignee.is_none(),
             InboxView::Teams => c.team.is_some_and(|t| u.teams.contains(&t)),
-            InboxView::All | InboxView::Snoozed | InboxView::Resolved => true,
+            InboxView::All | InboxView::Mentions | InboxView::Snoozed | InboxView::Resolved => true,
         }
     }
 }
@@ -417,6 +476,21 @@ impl App {
         let limit = limit.clamp(1, 200);
         self.store
             .read(move |r| {
+                if view == InboxView::Mentions {
+                    // Most recent mentions first; one page.
+                    let mut items = Vec::new();
+                    for id in r.mentioned_in(user.id, limit)? {
+                        if let Some(c) = r.conversation(id)?
+                            && can_see(&user, &c)
+                        {
+                            items.push(load_view(r, c)?);
+                        }
+                    }
+                    return Ok(ListPage {
+                        items,
+                        next_cursor: None,
+                    });
+                }
                 let scope = match view {
                     InboxView::Mine => Scope::Assignee(Status::Open, Some(user.id.0)),
                     InboxView::Unassigned => Scope::Assignee(Status::Open, None),
@@ -460,6 +534,9 @@ impl App {
                             n
                         }
                         InboxView::All => r.count(Status::Open, None, None)?,
+                        InboxView::Mentions => {
+                            r.meta(&format!("count:m:{}", user.id))?.unwrap_or(0)
+                        }
                         InboxView::Snoozed => r.count(Status::Snoozed, None, None)?,
                         InboxView::Resolved => r.count(Status::Resolved, None, None)?,
                     };

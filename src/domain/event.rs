@@ -127,6 +127,12 @@ pub enum EventKind {
         priority: Priority,
         reason: String,
     },
+    /// A note @mentioned a colleague.
+    Mentioned {
+        conversation: ConversationId,
+        message: MessageId,
+        user: UserId,
+    },
 }
 
 impl EventKind {
@@ -144,7 +150,8 @@ impl EventKind {
             | EventKind::PriorityChanged { conversation, .. }
             | EventKind::Assigned { conversation, .. }
             | EventKind::TagsChanged { conversation, .. }
-            | EventKind::PriorityOverridden { conversation, .. } => Some(*conversation),
+            | EventKind::PriorityOverridden { conversation, .. }
+            | EventKind::Mentioned { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

@@ -264,6 +264,21 @@ macro_rules! getters {
                 }
                 Ok(out)
             }
+            /// Conversations where `user` was mentioned, most recent first.
+            pub fn mentioned_in(&self, user: UserId, limit: usize) -> R<Vec<ConversationId>> {
+                let mut out = Vec::new();
+                for row in self.mentions.range((user.0, 0)..=(user.0, u64::MAX))?.rev() {
+                    let (_, v) = row?;
+                    let c = ConversationId(v.value());
+                    if !out.contains(&c) {
+                        out.push(c);
+                    }
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
             pub fn canned_all(&self) -> R<Vec<CannedResponse>> {
                 all_vals(&self.canned)
             }
@@ -341,6 +356,7 @@ tables!(
     conv_order: CONV_ORDER<&'static [u8], ()>,
     conversation_events: CONVERSATION_EVENTS<(u64, u64), ()>,
     canned: CANNED<u64, Bytes>,
+    mentions: MENTIONS<(u64, u64), u64>,
 );
 
 getters!(Tx<'a>);
@@ -448,6 +464,14 @@ impl Tx<'_> {
         self.user_emails
             .insert(normalize_handle(&u.email).as_str(), u.id.0)?;
         put(&mut self.users, u.id.0, u)
+    }
+
+    /// Record that a note mentioned `user` (and bump their counter).
+    pub fn add_mention(&mut self, user: UserId, message: MessageId, conv: ConversationId) -> R<()> {
+        self.mentions.insert((user.0, message.0), conv.0)?;
+        let key = format!("count:m:{user}");
+        let n = self.meta(&key)?.unwrap_or(0);
+        self.set_meta(&key, n + 1)
     }
 
     pub fn put_canned(&mut self, c: &CannedResponse) -> R<()> {

@@ -12,6 +12,7 @@ pub fn view_label(ctx: &Ctx, v: InboxView) -> &'static str {
         InboxView::Unassigned => T::ViewUnassigned,
         InboxView::Teams => T::ViewTeams,
         InboxView::All => T::ViewAll,
+        InboxView::Mentions => T::ViewMentions,
         InboxView::Snoozed => T::ViewSnoozed,
         InboxView::Resolved => T::ViewResolved,
     })
