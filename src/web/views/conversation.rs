@@ -201,7 +201,6 @@ pub fn side(
     let c = &v.conv;
     html! {
         aside class="side" id="side" {
-            (extra)
             @if let Some(contact) = &v.contact {
                 div class="card" {
                     h3 { (ctx.t(T::Contact)) }
@@ -221,6 +220,7 @@ pub fn side(
                     }
                 }
             }
+            (extra)
             div class="card" {
                 h3 { (ctx.t(T::Identities)) }
                 ul class="identity" {
