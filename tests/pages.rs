@@ -968,3 +968,73 @@ async fn notes_with_mentions_reach_the_mentioned_agent() {
         .await;
     assert!(!page.body.contains(&format!("data-id=\"{id}\"")));
 }
+
+#[tokio::test]
+async fn list_filters_by_tag_priority_and_channel() {
+    use atalaya::app::Caller;
+    let t = setup().await;
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let admin = Caller::Staff(
+        users
+            .iter()
+            .find(|u| u.role == Role::Admin)
+            .unwrap()
+            .clone(),
+    );
+    let (a, b) = (
+        inbound(&t.app, "fa", None).await,
+        inbound(&t.app, "fb", None).await,
+    );
+    t.app
+        .tag(&admin, a, &["facturación".into()], &[])
+        .await
+        .unwrap();
+    t.app
+        .override_priority(&admin, b, Priority::P1, "caída del servicio")
+        .await
+        .unwrap();
+    let s = t.sign_in("admin@x.test").await;
+    let row = |id: ConversationId| format!("data-id=\"{id}\"");
+    let page = t
+        .req(
+            "GET",
+            "/inbox?view=all&tag=Facturaci%C3%B3n",
+            Some(&s),
+            None,
+            None,
+        )
+        .await;
+    assert!(page.body.contains(&row(a)) && !page.body.contains(&row(b)));
+    let page = t
+        .req("GET", "/inbox?view=all&priority=P1", Some(&s), None, None)
+        .await;
+    assert!(page.body.contains(&row(b)) && !page.body.contains(&row(a)));
+    let page = t
+        .req(
+            "GET",
+            "/inbox?view=all&channel=webchat",
+            Some(&s),
+            None,
+            None,
+        )
+        .await;
+    assert!(!page.body.contains(&row(a)) && !page.body.contains(&row(b)));
+    let page = t
+        .req(
+            "GET",
+            "/inbox?view=all&channel=api&priority=bogus",
+            Some(&s),
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        page.body.contains(&row(a)) && page.body.contains(&row(b)),
+        "unknown values are ignored"
+    );
+    // The live refresh keeps the filter.
+    let page = t
+        .req("GET", "/inbox?view=all&priority=P1", Some(&s), None, None)
+        .await;
+    assert!(page.body.contains("/inbox/list?view=all&amp;priority=P1"));
+}

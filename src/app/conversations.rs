@@ -384,6 +384,35 @@ pub fn mentioned(text: &str, users: &[User]) -> Vec<UserId> {
     out
 }
 
+/// Narrowing of an inbox view; empty fields match everything.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    pub channel: Option<String>,
+    pub tag: Option<String>,
+    pub priority: Option<Priority>,
+    pub tier: Option<u8>,
+    pub team: Option<TeamId>,
+    pub assignee: Option<UserId>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    pub fn keeps(&self, c: &Conversation) -> bool {
+        self.channel.as_ref().is_none_or(|ch| &c.channel == ch)
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| c.tags.iter().any(|x| x == t))
+            && self.priority.is_none_or(|p| c.priority == p)
+            && self.tier.is_none_or(|t| c.tier == t)
+            && self.team.is_none_or(|t| c.team == Some(t))
+            && self.assignee.is_none_or(|a| c.assignee == Some(a))
+    }
+}
+
 /// The inbox's views (left rail).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InboxView {
@@ -471,6 +500,20 @@ impl App {
         cursor: Option<Vec<u8>>,
         limit: usize,
     ) -> Result<ListPage, AppError> {
+        self.inbox_filtered(caller, view, &Filter::default(), cursor, limit)
+            .await
+    }
+
+    /// A view narrowed by filters (channel, tag, priority, tier, team, assignee).
+    pub async fn inbox_filtered(
+        &self,
+        caller: &Caller,
+        view: InboxView,
+        filter: &Filter,
+        cursor: Option<Vec<u8>>,
+        limit: usize,
+    ) -> Result<ListPage, AppError> {
+        let filter = filter.clone();
         caller.check(Perm::ViewConversation, None)?;
         let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
         let limit = limit.clamp(1, 200);
@@ -482,6 +525,7 @@ impl App {
                     for id in r.mentioned_in(user.id, limit)? {
                         if let Some(c) = r.conversation(id)?
                             && can_see(&user, &c)
+                            && filter.keeps(&c)
                         {
                             items.push(load_view(r, c)?);
                         }
@@ -500,7 +544,7 @@ impl App {
                     _ => Scope::Status(Some(view.status())),
                 };
                 let page = r.list_scoped(view.sort(), scope, cursor.as_deref(), limit, |c| {
-                    can_see(&user, c) && view.matches(&user, c)
+                    can_see(&user, c) && view.matches(&user, c) && filter.keeps(c)
                 })?;
                 let mut items = Vec::with_capacity(page.items.len());
                 for c in page.items {

@@ -57,7 +57,7 @@ pub(super) async fn render_conversation(
                 (views::canned::suggestions(&ctx, c.id, &suggested))
             }))
         };
-        let list = list_markup(app, s, &ctx, view, None, Some(c.id)).await?;
+        let list = list_markup(app, s, &ctx, view, &Filter::default(), None, Some(c.id)).await?;
         let title = p
             .detail
             .view

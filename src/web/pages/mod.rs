@@ -7,7 +7,7 @@ use super::routes::{Access, Routes};
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Session};
 use super::views::{self, Ctx, conversation as cv, inbox as iv};
 use super::{AppState, WebError};
-use crate::app::conversations::{ConversationPage, InboxView};
+use crate::app::conversations::{ConversationPage, Filter, InboxView};
 use crate::app::{AppError, Caller};
 use crate::domain::*;
 use axum::Form;

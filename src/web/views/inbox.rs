@@ -1,7 +1,7 @@
 //! The rail of views and the conversation list.
 
 use super::{Ctx, channel_badge};
-use crate::app::conversations::{ConversationView, InboxView, ListPage};
+use crate::app::conversations::{ConversationView, Filter, InboxView, ListPage};
 use crate::domain::{ChannelKind, ConversationId, Priority};
 use crate::web::i18n::T;
 use maud::{Markup, html};
@@ -88,14 +88,20 @@ pub fn list(
     page: &ListPage,
     active: Option<ConversationId>,
     kind_of: &dyn Fn(&str) -> Option<ChannelKind>,
+    filter: &Filter,
+    channels: &[String],
 ) -> Markup {
+    let fq = filter_query(filter);
     let refresh = match active {
-        Some(id) => format!("/inbox/list?view={}&active={id}", view.as_str()),
-        None => format!("/inbox/list?view={}", view.as_str()),
+        Some(id) => format!("/inbox/list?view={}&active={id}{fq}", view.as_str()),
+        None => format!("/inbox/list?view={}{fq}", view.as_str()),
     };
     html! {
         section class="list" id="list" hx-get=(refresh) hx-trigger="sse:change" hx-swap="outerHTML" {
-            div class="list-head" { h1 { (super::inbox::view_label(ctx, view)) } }
+            div class="list-head" {
+                h1 { (super::inbox::view_label(ctx, view)) }
+                @if active.is_none() { (filters(ctx, view, filter, channels)) }
+            }
             @if page.items.is_empty() {
                 div class="empty" {
                     h2 { (ctx.t(T::EmptyTitle)) }
@@ -105,9 +111,61 @@ pub fn list(
             @for v in &page.items { (row(ctx, v, view, active, kind_of(&v.conv.channel))) }
             @if let Some(c) = &page.next_cursor {
                 div class="list-foot" {
-                    a class="btn ghost" href=(format!("/inbox?view={}&cursor={c}", view.as_str())) { (ctx.t(T::Older)) }
+                    a class="btn ghost" href=(format!("/inbox?view={}&cursor={c}{fq}", view.as_str())) { (ctx.t(T::Older)) }
                 }
             }
+        }
+    }
+}
+
+/// `&channel=…&tag=…` for links that keep the filters.
+fn filter_query(f: &Filter) -> String {
+    let mut q = String::new();
+    let mut add =
+        |k: &str, v: String| q.push_str(&format!("&{k}={}", crate::web::session::urlencode(&v)));
+    if let Some(c) = &f.channel {
+        add("channel", c.clone());
+    }
+    if let Some(t) = &f.tag {
+        add("tag", t.clone());
+    }
+    if let Some(p) = f.priority {
+        add("priority", p.as_str().into());
+    }
+    if let Some(t) = f.tier {
+        add("tier", t.to_string());
+    }
+    if let Some(t) = f.team {
+        add("team", t.to_string());
+    }
+    if let Some(a) = f.assignee {
+        add("assignee", a.to_string());
+    }
+    q
+}
+
+/// The filter bar above the list (a plain GET form).
+fn filters(ctx: &Ctx, view: InboxView, f: &Filter, channels: &[String]) -> Markup {
+    html! {
+        form class="filters row" method="get" action="/inbox" {
+            input type="hidden" name="view" value=(view.as_str());
+            select name="channel" aria-label=(ctx.t(T::Channel)) {
+                option value="" { (ctx.t(T::Channel)) ": —" }
+                @for c in channels { option value=(c) selected[f.channel.as_deref() == Some(c.as_str())] { (c) } }
+            }
+            select name="priority" aria-label=(ctx.t(T::Triage)) {
+                option value="" { (ctx.t(T::Triage)) ": —" }
+                @for p in [Priority::P1, Priority::P2, Priority::P3, Priority::P4] {
+                    option value=(p.as_str()) selected[f.priority == Some(p)] { (p.as_str()) }
+                }
+            }
+            select name="tier" aria-label="Tier" {
+                option value="" { "Tier: —" }
+                @for t in 1..=3u8 { option value=(t) selected[f.tier == Some(t)] { "Tier " (t) } }
+            }
+            input name="tag" value=[f.tag.as_deref()] placeholder=(ctx.t(T::Tags)) aria-label=(ctx.t(T::Tags));
+            button class="btn sm" type="submit" { "✓" }
+            @if !f.is_empty() { a class="btn sm ghost" href=(format!("/inbox?view={}", view.as_str())) { "×" } }
         }
     }
 }
