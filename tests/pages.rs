@@ -1038,3 +1038,74 @@ async fn list_filters_by_tag_priority_and_channel() {
         .await;
     assert!(page.body.contains("/inbox/list?view=all&amp;priority=P1"));
 }
+
+#[tokio::test]
+async fn language_and_time_zone_preferences() {
+    let t = setup().await;
+    let id = inbound(&t.app, "z1", None).await;
+    let s = t.sign_in("agent@x.test").await;
+    // Accept-Language first...
+    let mut req = Request::builder()
+        .uri("/inbox")
+        .header("host", "inbox.test")
+        .header(header::COOKIE, &s);
+    req = req.header(header::ACCEPT_LANGUAGE, "en-US,en;q=0.9");
+    let resp = t
+        .router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body =
+        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    assert!(body.contains("Unassigned") && body.contains("lang=\"en\""));
+    // ...then the user's own setting wins.
+    let page = t.req("GET", "/account/prefs", Some(&s), None, None).await;
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/account/prefs",
+            Some(&s),
+            Some(&format!("csrf={csrf}&lang=es&tz=Mars%2FOlympus")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t
+        .req(
+            "POST",
+            "/account/prefs",
+            Some(&s),
+            Some(&format!("csrf={csrf}&lang=es&tz=America%2FMexico_City")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mut req = Request::builder()
+        .uri(format!("/conversations/{id}"))
+        .header("host", "inbox.test")
+        .header(header::COOKIE, &s);
+    req = req.header(header::ACCEPT_LANGUAGE, "en-US");
+    let resp = t
+        .router
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body =
+        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    assert!(body.contains("lang=\"es\"") && body.contains("Responder"));
+    // Times are shown in the chosen zone (UTC-6 in November).
+    let m = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(id))
+        .await
+        .unwrap();
+    let local = m[0]
+        .sent_at
+        .to_jiff()
+        .to_zoned_datetime(jiff::tz::TimeZone::get("America/Mexico_City").unwrap());
+    assert!(body.contains(&local.strftime("%Y-%m-%d %H:%M").to_string()));
+}

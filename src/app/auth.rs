@@ -192,8 +192,8 @@ impl App {
         self.issue_token(user.id, TokenKind::Session).await
     }
 
-    /// The user and CSRF token of a live browser session.
-    pub async fn session(&self, token: &str) -> Result<(User, String), AppError> {
+    /// The user, CSRF token and preferences of a live browser session.
+    pub async fn session(&self, token: &str) -> Result<(User, String, Prefs), AppError> {
         let hash = token_hash(token);
         let now = self.clock.now();
         let found = self
@@ -203,13 +203,46 @@ impl App {
                     subject: TokenSubject::Session { user, csrf },
                     expires_at,
                     ..
-                }) if expires_at > now => Ok(r.user(user)?.map(|u| (u, csrf))),
+                }) if expires_at > now => {
+                    let prefs = r.prefs(user)?;
+                    Ok(r.user(user)?.map(|u| (u, csrf, prefs)))
+                }
                 _ => Ok(None),
             })
             .await?;
         found
-            .filter(|(u, _)| u.active)
+            .filter(|(u, _, _)| u.active)
             .ok_or(AppError::Unauthorized)
+    }
+
+    /// Save one's interface preferences (language, time zone).
+    pub async fn set_prefs(
+        &self,
+        user: &User,
+        lang: Option<String>,
+        tz: Option<String>,
+    ) -> Result<(), AppError> {
+        let lang = lang.filter(|l| !l.is_empty());
+        if lang.as_deref().is_some_and(|l| l != "es" && l != "en") {
+            return Err(AppError::Invalid("language must be es or en".into()));
+        }
+        let tz = tz.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        if let Some(t) = &tz
+            && jiff::tz::TimeZone::get(t).is_err()
+        {
+            return Err(AppError::Invalid(format!(
+                "{t:?} is not a time zone like Europe/Madrid"
+            )));
+        }
+        let id = user.id;
+        self.store
+            .write(move |tx| {
+                tx.put_prefs(id, &Prefs { lang, tz })?;
+                tx.append_event(Actor::User(id), EventKind::PrefsChanged { user: id })?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
     }
 
     /// End a browser session.

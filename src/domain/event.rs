@@ -133,6 +133,9 @@ pub enum EventKind {
         message: MessageId,
         user: UserId,
     },
+    PrefsChanged {
+        user: UserId,
+    },
 }
 
 impl EventKind {

@@ -130,6 +130,15 @@ mod tests {
     }
 }
 
+/// A staff member's interface preferences.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Prefs {
+    /// "es" or "en"; None follows the browser.
+    pub lang: Option<String>,
+    /// An IANA time zone; None uses the business's.
+    pub tz: Option<String>,
+}
+
 /// What a bearer/session/widget token stands for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TokenSubject {

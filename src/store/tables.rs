@@ -41,6 +41,8 @@ pub const CONVERSATION_EVENTS: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("conversation_events");
 /// (user, message) -> conversation: where a user was @mentioned (schema v3).
 pub const MENTIONS: TableDefinition<(u64, u64), u64> = TableDefinition::new("mentions");
+/// user -> interface preferences (schema v3).
+pub const PREFS: TableDefinition<u64, Bytes> = TableDefinition::new("prefs");
 /// Canned responses (schema v3).
 pub const CANNED: TableDefinition<u64, Bytes> = TableDefinition::new("canned");
 /// Sort keys of conversations (schema v2): see `order_keys`.

@@ -279,6 +279,9 @@ macro_rules! getters {
                 }
                 Ok(out)
             }
+            pub fn prefs(&self, user: UserId) -> R<Prefs> {
+                Ok(get_val(&self.prefs, user.0)?.unwrap_or_default())
+            }
             pub fn canned_all(&self) -> R<Vec<CannedResponse>> {
                 all_vals(&self.canned)
             }
@@ -357,6 +360,7 @@ tables!(
     conversation_events: CONVERSATION_EVENTS<(u64, u64), ()>,
     canned: CANNED<u64, Bytes>,
     mentions: MENTIONS<(u64, u64), u64>,
+    prefs: PREFS<u64, Bytes>,
 );
 
 getters!(Tx<'a>);
@@ -472,6 +476,10 @@ impl Tx<'_> {
         let key = format!("count:m:{user}");
         let n = self.meta(&key)?.unwrap_or(0);
         self.set_meta(&key, n + 1)
+    }
+
+    pub fn put_prefs(&mut self, user: UserId, p: &Prefs) -> R<()> {
+        put(&mut self.prefs, user.0, p)
     }
 
     pub fn put_canned(&mut self, c: &CannedResponse) -> R<()> {

@@ -168,6 +168,11 @@ catalog! {
     Unassigned => "quitó la asignación", "unassigned";
     TaggedWith => "etiquetas", "tags";
     IsViewing => "está viendo", "is viewing";
+    Preferences => "Preferencias", "Preferences";
+    Language => "Idioma", "Language";
+    TimeZone => "Zona horaria", "Time zone";
+    Automatic => "Automático (del navegador)", "Automatic (from the browser)";
+    Saved => "Guardado.", "Saved.";
     IsReplying => "está respondiendo", "is replying";
     Public => "público", "public";
 }

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::i18n::Lang;
-use crate::domain::User;
+use crate::domain::{Prefs, User};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -68,6 +68,7 @@ pub struct Session {
     pub token: String,
     pub lang: Lang,
     pub nonce: String,
+    pub prefs: Prefs,
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -96,7 +97,7 @@ impl FromRequestParts<AppState> for Session {
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(to_login());
         };
-        let (user, csrf) = match app.session(&token).await {
+        let (user, csrf, prefs) = match app.session(&token).await {
             Ok(x) => x,
             Err(crate::app::AppError::Unavailable(_)) => {
                 return Err(
@@ -115,8 +116,13 @@ impl FromRequestParts<AppState> for Session {
             user,
             csrf,
             token,
-            lang: Lang::from_headers(&parts.headers),
+            lang: match prefs.lang.as_deref() {
+                Some("es") => Lang::Es,
+                Some("en") => Lang::En,
+                _ => Lang::from_headers(&parts.headers),
+            },
             nonce,
+            prefs,
         })
     }
 }

@@ -136,7 +136,7 @@ pub(super) async fn snooze(
     if let Err(r) = s.verify(&headers, &f) {
         return r.into_response();
     }
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let until = f
         .get("until")
         .and_then(|v| v.parse::<jiff::civil::DateTime>().ok())

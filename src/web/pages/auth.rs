@@ -152,7 +152,7 @@ pub(super) async fn logout(
 }
 
 pub(super) async fn password_page(State(app): State<AppState>, s: Session) -> Response {
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     html_page(
         StatusCode::OK,
@@ -178,7 +178,7 @@ pub(super) async fn password_submit(
         f.get("new").cloned().unwrap_or_default(),
     );
     let result = app.change_password(&s.user, &cur, &new, &s.token).await;
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     let (status, flash) = match result {
         Ok(()) => (
@@ -200,4 +200,41 @@ pub(super) async fn password_submit(
             views::login::password(&ctx, Some(flash)),
         ),
     )
+}
+
+pub(super) async fn prefs_page(State(app): State<AppState>, s: Session) -> Response {
+    let tz = tz(&app, &s);
+    let ctx = ctx(&app, &s, &tz);
+    let body = views::login::prefs(&ctx, &s.prefs, None);
+    html_page(
+        StatusCode::OK,
+        views::layout(&ctx, ctx.t(T::Preferences), body),
+    )
+}
+
+pub(super) async fn prefs_submit(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    match app
+        .set_prefs(&s.user, f.get("lang").cloned(), f.get("tz").cloned())
+        .await
+    {
+        Ok(()) => Redirect::to("/account/prefs?saved=1").into_response(),
+        Err(AppError::Invalid(m)) => {
+            let tz = tz(&app, &s);
+            let ctx = ctx(&app, &s, &tz);
+            let body = views::login::prefs(&ctx, &s.prefs, Some((false, m)));
+            html_page(
+                StatusCode::BAD_REQUEST,
+                views::layout(&ctx, ctx.t(T::Preferences), body),
+            )
+        }
+        Err(e) => WebError::from(e).into_response(),
+    }
 }

@@ -23,7 +23,7 @@ async fn render(
     flash: Option<String>,
     status: StatusCode,
 ) -> Response {
-    let tz = tz(app);
+    let tz = tz(app, s);
     let ctx = ctx(app, s, &tz);
     match app.canned_list(&Caller::Staff(s.user.clone())).await {
         Ok(items) => {

@@ -24,7 +24,7 @@ pub(super) async fn render_conversation(
     draft: &str,
     status: StatusCode,
 ) -> Response {
-    let tz = tz(app);
+    let tz = tz(app, s);
     let ctx = ctx(app, s, &tz);
     let result = async {
         let p = load(app, s, raw).await?;
@@ -121,7 +121,7 @@ pub(super) async fn timeline(
     s: Session,
     Path(raw): Path<String>,
 ) -> Response {
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     match load(&app, &s, &raw).await {
         Ok(p) => html_page(StatusCode::OK, cv::timeline(&ctx, &p)),
@@ -164,7 +164,7 @@ pub(super) async fn reply(
                     && m.direction != Direction::Note
             });
             if newer {
-                let tz = tz(&app);
+                let tz = tz(&app, &s);
                 let ctx = ctx(&app, &s, &tz);
                 let guard = html! {
                     div class="guard" role="alert" {
@@ -276,7 +276,7 @@ pub(super) async fn presence(
             Err(e) => Err(e),
         }
     };
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     match others {
         Ok(others) => html_page(StatusCode::OK, cv::presence(&ctx, id, &others)),

@@ -86,7 +86,7 @@ pub(super) async fn shell(
 }
 
 pub(super) async fn inbox(State(app): State<AppState>, s: Session, q: Q) -> Response {
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     let view = view_of(&q);
     let result = async {
@@ -105,7 +105,7 @@ pub(super) async fn inbox(State(app): State<AppState>, s: Session, q: Q) -> Resp
 }
 
 pub(super) async fn inbox_list(State(app): State<AppState>, s: Session, q: Q) -> Response {
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     let active = q
         .get("active")
@@ -119,7 +119,7 @@ pub(super) async fn inbox_list(State(app): State<AppState>, s: Session, q: Q) ->
 
 /// `GET /inbox/rail`: the views and their counts, refreshed live.
 pub(super) async fn rail(State(app): State<AppState>, s: Session, q: Q) -> Response {
-    let tz = tz(&app);
+    let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     match app.view_counts(&Caller::Staff(s.user.clone())).await {
         Ok(counts) => html_page(StatusCode::OK, iv::rail(&ctx, view_of(&q), &counts)),

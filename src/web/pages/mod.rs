@@ -42,6 +42,8 @@ pub fn routes() -> Routes {
         .post("/logout", Session, auth::logout)
         .get("/account/password", Session, auth::password_page)
         .post("/account/password", Session, auth::password_submit)
+        .get("/account/prefs", Session, auth::prefs_page)
+        .post("/account/prefs", Session, auth::prefs_submit)
         .get("/inbox", Session, inbox::inbox)
         .get("/inbox/list", Session, inbox::inbox_list)
         .get("/inbox/rail", Session, inbox::rail)
@@ -80,12 +82,18 @@ pub fn routes() -> Routes {
         .merge(Routes::default().get("/static/{*path}", Public, super::assets::static_file))
 }
 
-pub(super) fn tz(app: &AppState) -> jiff::tz::TimeZone {
-    app.config
-        .hours
-        .as_ref()
-        .and_then(|h| h.get("timezone"))
-        .and_then(|v| v.as_str())
+/// The user's time zone, else the business's (`[hours] timezone`), else UTC.
+pub(super) fn tz(app: &AppState, s: &Session) -> jiff::tz::TimeZone {
+    s.prefs
+        .tz
+        .as_deref()
+        .or_else(|| {
+            app.config
+                .hours
+                .as_ref()
+                .and_then(|h| h.get("timezone"))
+                .and_then(|v| v.as_str())
+        })
         .and_then(|name| jiff::tz::TimeZone::get(name).ok())
         .unwrap_or(jiff::tz::TimeZone::UTC)
 }
@@ -105,7 +113,7 @@ pub(super) fn html_page(status: StatusCode, m: Markup) -> Response {
 }
 
 pub(super) fn error_page(app: &AppState, s: &Session, e: AppError) -> Response {
-    let tz = tz(app);
+    let tz = tz(app, s);
     let ctx = ctx(app, s, &tz);
     let (status, key) = match e {
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, T::NotFound),

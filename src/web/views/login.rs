@@ -37,3 +37,31 @@ pub fn password(ctx: &Ctx, flash: Option<(bool, String)>) -> Markup {
         }
     }
 }
+
+/// Language and time zone, on the account page.
+pub fn prefs(ctx: &Ctx, prefs: &crate::domain::Prefs, flash: Option<(bool, String)>) -> Markup {
+    let lang = prefs.lang.as_deref().unwrap_or("");
+    html! {
+        main class="login" {
+            form method="post" action="/account/prefs" {
+                h1 { (ctx.t(T::Preferences)) }
+                @if let Some((ok, msg)) = flash {
+                    p class={ "flash " (if ok { "ok" } else { "error" }) } role="alert" { (msg) }
+                }
+                (ctx.csrf_field())
+                label class="field" { (ctx.t(T::Language))
+                    select name="lang" {
+                        option value="" selected[lang.is_empty()] { (ctx.t(T::Automatic)) }
+                        option value="es" selected[lang == "es"] { "Español" }
+                        option value="en" selected[lang == "en"] { "English" }
+                    }
+                }
+                label class="field" { (ctx.t(T::TimeZone))
+                    input name="tz" value=[prefs.tz.as_deref()] placeholder="Europe/Madrid";
+                }
+                button class="btn primary" type="submit" { (ctx.t(T::Save)) }
+                p { a href="/account/password" { (ctx.t(T::ChangePassword)) } " · " a href="/inbox" { "← " (ctx.t(T::Inbox)) } }
+            }
+        }
+    }
+}
