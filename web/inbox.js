@@ -62,6 +62,12 @@
         if (b) { b.click(); }
         break;
       }
+      case 'a': {
+        var take = document.querySelector('[data-action=claim]');
+        var pick = document.querySelector('#actions select[name=assignee]');
+        if (pick) { pick.focus(); } else if (take) { take.click(); }
+        break;
+      }
       case '?': sheet(!document.querySelector('#shortcuts.open')); break;
       default: return;
     }

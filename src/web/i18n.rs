@@ -124,15 +124,13 @@ catalog! {
     StatusPending => "Pendiente", "Pending";
     StatusSnoozed => "Pospuesta", "Snoozed";
     StatusResolved => "Resuelta", "Resolved";
-    Search => "Buscar", "Search";
-    SearchPlaceholder => "Buscar conversaciones (/)", "Search conversations (/)";
     Shortcuts => "Atajos de teclado", "Keyboard shortcuts";
     ShortcutMove => "siguiente / anterior", "next / previous";
     ShortcutOpen => "abrir", "open";
     ShortcutReply => "responder", "reply";
     ShortcutNote => "nota", "note";
     ShortcutResolve => "resolver", "resolve";
-    ShortcutSearch => "buscar", "search";
+    ShortcutAssign => "asignar / quedármela", "assign / take it";
     ShortcutHelp => "esta ayuda", "this help";
     Close => "Cerrar", "Close";
     Forbidden => "No tienes permiso para ver esto.", "You may not see this.";
