@@ -5,6 +5,7 @@
 use super::perm::Perm;
 use super::{App, AppError, Caller};
 use crate::domain::*;
+use crate::store::{StoreError, Tx};
 
 /// Tags per conversation.
 pub const MAX_TAGS: usize = 20;
@@ -28,7 +29,48 @@ pub fn normalize_tag(t: &str) -> Option<String> {
     ok.then_some(t)
 }
 
+/// What a change decided: the new state and its event, or nothing to do.
+type Change = Result<Option<(Conversation, EventKind)>, AppError>;
+
 impl App {
+    /// Load a conversation in the writer, check the caller may act on it,
+    /// let `decide` compute the change, then store it with its event.
+    async fn change<F>(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        decide: F,
+    ) -> Result<Conversation, AppError>
+    where
+        F: for<'a> FnOnce(&mut Tx<'a>, &Conversation) -> Result<Change, StoreError>
+            + Send
+            + 'static,
+    {
+        caller.check(Perm::ReplyConversation, None)?;
+        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let caller = caller.clone();
+        self.store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
+                    return Ok(Err(e));
+                }
+                match decide(tx, &old)? {
+                    Err(e) => Ok(Err(e)),
+                    Ok(None) => Ok(Ok(old)),
+                    Ok(Some((mut c, event))) => {
+                        c.updated_at = tx.now();
+                        tx.put_conversation(Some(&old), &c)?;
+                        tx.append_event(Actor::User(me.id), event)?;
+                        Ok(Ok(c))
+                    }
+                }
+            })
+            .await?
+    }
+
     /// Assign to a user (None: unassign). With `claim`, the caller takes an
     /// unassigned conversation: if someone else holds it already, it fails,
     /// so two agents cannot both claim it.
@@ -39,7 +81,6 @@ impl App {
         assignee: Option<UserId>,
         claim: bool,
     ) -> Result<Conversation, AppError> {
-        caller.check(Perm::ReplyConversation, None)?;
         let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
         let manager = matches!(me.role, Role::Admin | Role::Supervisor);
         if !manager && assignee.is_some_and(|a| a != me.id) {
@@ -47,48 +88,37 @@ impl App {
                 "agents assign conversations to themselves only".into(),
             ));
         }
-        let caller = caller.clone();
-        self.store
-            .write(move |tx| {
-                let Some(old) = tx.conversation(id)? else {
-                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
-                };
-                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
-                    return Ok(Err(e));
-                }
-                if let Some(a) = assignee {
-                    match tx.user(a)? {
-                        Some(u) if u.active && u.role != Role::Auditor => {}
-                        _ => {
-                            return Ok(Err(AppError::Invalid(format!(
-                                "user {a} cannot take conversations"
-                            ))));
-                        }
+        self.change(caller, id, move |tx, old| {
+            if let Some(a) = assignee {
+                match tx.user(a)? {
+                    Some(u) if u.active && u.role != Role::Auditor => {}
+                    _ => {
+                        return Ok(Err(AppError::Invalid(format!(
+                            "user {a} cannot take conversations"
+                        ))));
                     }
                 }
-                if claim && let Some(holder) = old.assignee.filter(|h| Some(*h) != assignee) {
-                    let name = tx.user(holder)?.map(|u| u.name).unwrap_or_default();
-                    return Ok(Err(AppError::Conflict(format!(
-                        "{name} already took this conversation"
-                    ))));
-                }
-                if old.assignee == assignee {
-                    return Ok(Ok(old));
-                }
-                let mut c = old.clone();
-                c.assignee = assignee;
-                c.updated_at = tx.now();
-                tx.put_conversation(Some(&old), &c)?;
-                tx.append_event(
-                    Actor::User(me.id),
-                    EventKind::Assigned {
-                        conversation: id,
-                        assignee,
-                    },
-                )?;
-                Ok(Ok(c))
-            })
-            .await?
+            }
+            if claim && let Some(holder) = old.assignee.filter(|h| Some(*h) != assignee) {
+                let name = tx.user(holder)?.map(|u| u.name).unwrap_or_default();
+                return Ok(Err(AppError::Conflict(format!(
+                    "{name} already took this conversation"
+                ))));
+            }
+            if old.assignee == assignee {
+                return Ok(Ok(None));
+            }
+            let mut c = old.clone();
+            c.assignee = assignee;
+            Ok(Ok(Some((
+                c,
+                EventKind::Assigned {
+                    conversation: id,
+                    assignee,
+                },
+            ))))
+        })
+        .await
     }
 
     /// Add and remove tags.
@@ -99,8 +129,6 @@ impl App {
         add: &[String],
         remove: &[String],
     ) -> Result<Conversation, AppError> {
-        caller.check(Perm::ReplyConversation, None)?;
-        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
         let mut adds = Vec::new();
         for t in add {
             adds.push(normalize_tag(t).ok_or_else(|| {
@@ -110,46 +138,35 @@ impl App {
             })?);
         }
         let removes: Vec<String> = remove.iter().filter_map(|t| normalize_tag(t)).collect();
-        let caller = caller.clone();
-        self.store
-            .write(move |tx| {
-                let Some(old) = tx.conversation(id)? else {
-                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
-                };
-                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
-                    return Ok(Err(e));
+        self.change(caller, id, move |_, old| {
+            let mut tags: Vec<String> = old
+                .tags
+                .iter()
+                .filter(|t| !removes.contains(t))
+                .cloned()
+                .collect();
+            for t in adds {
+                if !tags.contains(&t) {
+                    tags.push(t);
                 }
-                let mut tags: Vec<String> = old
-                    .tags
-                    .iter()
-                    .filter(|t| !removes.contains(t))
-                    .cloned()
-                    .collect();
-                for t in adds {
-                    if !tags.contains(&t) {
-                        tags.push(t);
-                    }
-                }
-                if tags.len() > MAX_TAGS {
-                    return Ok(Err(AppError::Invalid(format!("at most {MAX_TAGS} tags"))));
-                }
-                if tags == old.tags {
-                    return Ok(Ok(old));
-                }
-                let mut c = old.clone();
-                c.tags = tags.clone();
-                c.updated_at = tx.now();
-                tx.put_conversation(Some(&old), &c)?;
-                tx.append_event(
-                    Actor::User(me.id),
-                    EventKind::TagsChanged {
-                        conversation: id,
-                        tags,
-                    },
-                )?;
-                Ok(Ok(c))
-            })
-            .await?
+            }
+            if tags.len() > MAX_TAGS {
+                return Ok(Err(AppError::Invalid(format!("at most {MAX_TAGS} tags"))));
+            }
+            if tags == old.tags {
+                return Ok(Ok(None));
+            }
+            let mut c = old.clone();
+            c.tags = tags.clone();
+            Ok(Ok(Some((
+                c,
+                EventKind::TagsChanged {
+                    conversation: id,
+                    tags,
+                },
+            ))))
+        })
+        .await
     }
 
     /// Set the priority by hand; the reason is kept in the timeline.
@@ -160,39 +177,26 @@ impl App {
         priority: Priority,
         reason: &str,
     ) -> Result<Conversation, AppError> {
-        caller.check(Perm::ReplyConversation, None)?;
-        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
         let reason = reason.trim().to_string();
         if reason.is_empty() || reason.chars().count() > 300 {
             return Err(AppError::Invalid(
                 "give a reason (up to 300 characters)".into(),
             ));
         }
-        let caller = caller.clone();
-        self.store
-            .write(move |tx| {
-                let Some(old) = tx.conversation(id)? else {
-                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
-                };
-                if let Err(e) = caller.check(Perm::ReplyConversation, Some(&old)) {
-                    return Ok(Err(e));
-                }
-                let mut c = old.clone();
-                c.priority = priority;
-                c.score = score_for(priority);
-                c.updated_at = tx.now();
-                tx.put_conversation(Some(&old), &c)?;
-                tx.append_event(
-                    Actor::User(me.id),
-                    EventKind::PriorityOverridden {
-                        conversation: id,
-                        priority,
-                        reason,
-                    },
-                )?;
-                Ok(Ok(c))
-            })
-            .await?
+        self.change(caller, id, move |_, old| {
+            let mut c = old.clone();
+            c.priority = priority;
+            c.score = score_for(priority);
+            Ok(Ok(Some((
+                c,
+                EventKind::PriorityOverridden {
+                    conversation: id,
+                    priority,
+                    reason,
+                },
+            ))))
+        })
+        .await
     }
 }
 
