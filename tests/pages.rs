@@ -1109,3 +1109,32 @@ async fn language_and_time_zone_preferences() {
         .to_zoned_datetime(jiff::tz::TimeZone::get("America/Mexico_City").unwrap());
     assert!(body.contains(&local.strftime("%Y-%m-%d %H:%M").to_string()));
 }
+
+#[tokio::test]
+async fn the_status_page_is_for_admins() {
+    let t = setup().await;
+    let id = inbound(&t.app, "s1", None).await;
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let admin = atalaya::app::Caller::Staff(
+        users
+            .iter()
+            .find(|u| u.role == Role::Admin)
+            .unwrap()
+            .clone(),
+    );
+    t.app.reply(&admin, id, "hola", false, false).await.unwrap();
+    let s = t.sign_in("admin@x.test").await;
+    let page = t.req("GET", "/admin/status", Some(&s), None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("webhook_url"),
+        "the parked reply and why"
+    );
+    let agent = t.sign_in("agent@x.test").await;
+    assert_eq!(
+        t.req("GET", "/admin/status", Some(&agent), None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}

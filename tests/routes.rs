@@ -56,9 +56,16 @@ async fn every_route_enforces_its_declared_access() {
         if r.path.starts_with("/api/v1/") && r.path != "/api/v1/login" {
             assert_eq!(r.access, Access::Bearer, "{} {}", r.method, r.path);
         }
-        if ["/inbox", "/conversations", "/canned", "/events", "/account"]
-            .iter()
-            .any(|p| r.path.starts_with(p))
+        if [
+            "/inbox",
+            "/conversations",
+            "/canned",
+            "/events",
+            "/account",
+            "/admin",
+        ]
+        .iter()
+        .any(|p| r.path.starts_with(p))
         {
             assert_eq!(r.access, Access::Session, "{} {}", r.method, r.path);
         }

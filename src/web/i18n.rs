@@ -167,6 +167,16 @@ catalog! {
     TaggedWith => "etiquetas", "tags";
     IsViewing => "está viendo", "is viewing";
     Preferences => "Preferencias", "Preferences";
+    SystemStatus => "Estado del sistema", "System status";
+    Workers => "Procesos", "Workers";
+    State => "Estado", "State";
+    LastSuccess => "Último éxito", "Last success";
+    LastError => "Último error", "Last error";
+    Restarts => "Reinicios", "Restarts";
+    PendingDeliveries => "Entregas pendientes", "Pending deliveries";
+    Attempts => "Intentos", "Attempts";
+    NotConnected => "Canales configurados sin conector en esta versión", "Channels configured without a connector in this version";
+    AllClear => "Nada pendiente.", "Nothing pending.";
     Language => "Idioma", "Language";
     TimeZone => "Zona horaria", "Time zone";
     Automatic => "Automático (del navegador)", "Automatic (from the browser)";

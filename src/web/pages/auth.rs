@@ -238,3 +238,65 @@ pub(super) async fn prefs_submit(
         Err(e) => WebError::from(e).into_response(),
     }
 }
+
+/// `GET /admin/status`: workers, deliveries with errors, channels that are
+/// configured but not connected (admins only).
+pub(super) async fn status_page(State(app): State<AppState>, s: Session) -> Response {
+    if let Err(e) = Caller::Staff(s.user.clone()).check(crate::app::perm::Perm::ViewWorkers, None) {
+        return error_page(&app, &s, e);
+    }
+    let open = match app.store.read(|r| r.outbox_open(200)).await {
+        Ok(o) => o,
+        Err(e) => return WebError::from(AppError::from(e)).into_response(),
+    };
+    let tz = tz(&app, &s);
+    let ctx = ctx(&app, &s, &tz);
+    let body = html! {
+        (views::topbar(&ctx))
+        main class="page" {
+            h1 { (ctx.t(T::SystemStatus)) }
+            h2 { (ctx.t(T::Workers)) }
+            table class="table" {
+                thead { tr { th { "" } th { (ctx.t(T::State)) } th { (ctx.t(T::LastSuccess)) } th { (ctx.t(T::LastError)) } th class="num" { (ctx.t(T::Restarts)) } } }
+                tbody {
+                    @for w in app.workers.snapshot() {
+                        tr {
+                            td { (w.name) }
+                            td { span class={ "status " (w.state.as_str()) } { (w.state.as_str()) } }
+                            td { (w.last_success.as_deref().unwrap_or("—")) }
+                            td { (w.last_error.as_deref().unwrap_or("—")) @if let Some(at) = &w.last_error_at { br; small class="muted" { (at) } } }
+                            td class="num" { (w.restarts) }
+                        }
+                    }
+                }
+            }
+            h2 { (ctx.t(T::PendingDeliveries)) }
+            @if open.is_empty() { p class="muted" { (ctx.t(T::AllClear)) } }
+            @else {
+                table class="table" {
+                    thead { tr { th { "#" } th { (ctx.t(T::Channel)) } th { (ctx.t(T::State)) } th class="num" { (ctx.t(T::Attempts)) } th { (ctx.t(T::LastError)) } } }
+                    tbody {
+                        @for o in &open {
+                            tr {
+                                td { a href=(format!("/conversations/{}", o.conversation)) { (o.conversation) } }
+                                td { (o.channel) }
+                                td { (format!("{:?}", o.state).to_lowercase()) }
+                                td class="num" { (o.attempts) }
+                                td { (o.last_error.as_deref().unwrap_or("—")) }
+                            }
+                        }
+                    }
+                }
+            }
+            @let pending = app.config.pending_channels();
+            @if !pending.is_empty() {
+                h2 { (ctx.t(T::NotConnected)) }
+                ul { @for (kind, name) in &pending { li { (kind) ": " (name) } } }
+            }
+        }
+    };
+    html_page(
+        StatusCode::OK,
+        views::layout(&ctx, ctx.t(T::SystemStatus), body),
+    )
+}

@@ -43,6 +43,7 @@ pub fn routes() -> Routes {
         .get("/account/password", Session, auth::password_page)
         .post("/account/password", Session, auth::password_submit)
         .get("/account/prefs", Session, auth::prefs_page)
+        .get("/admin/status", Session, auth::status_page)
         .post("/account/prefs", Session, auth::prefs_submit)
         .get("/inbox", Session, inbox::inbox)
         .get("/inbox/list", Session, inbox::inbox_list)
