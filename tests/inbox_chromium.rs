@@ -439,7 +439,7 @@ async fn xss_payloads_never_execute() {
 /// Two agents on the same conversation: B's page is stale after A replies,
 /// so B's send is held by the guard (draft kept) until B confirms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_agents_presence_free_send_guard() {
+async fn two_agents_see_each_other_and_the_send_guard_holds() {
     let mut server = Server::start("").await;
     // A second staff account, created offline with the CLI.
     let (b_email, b_password) = ("berta@example.test", "berta-pass-1");
@@ -500,6 +500,24 @@ async fn two_agents_presence_free_send_guard() {
         wd.wait_displayed("form#reply textarea[name=text]").await;
         wait_sse(wd).await;
     }
+
+    // Presence: each sees the other on the conversation, live.
+    let present = "var p = document.querySelector('#presence'); \
+                   return p && p.textContent.indexOf(arguments[0]) >= 0 ? p.textContent : null;";
+    let (seen_by_b, seen_by_a) = tokio::join!(
+        b.wait_js(Duration::from_secs(15), present, json!(["Administrator"])),
+        a.wait_js(Duration::from_secs(15), present, json!(["Berta Agent"]))
+    );
+    assert!(
+        seen_by_b.is_some(),
+        "B does not see A viewing: {}",
+        b.dump().await
+    );
+    assert!(
+        seen_by_a.is_some(),
+        "A does not see B viewing: {}",
+        a.dump().await
+    );
 
     // A replies.
     let from_a = "Hola Pablo, sí: ¿a qué dirección lo cambiamos?";
