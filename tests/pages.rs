@@ -1138,3 +1138,92 @@ async fn the_status_page_is_for_admins() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn teams_share_out_the_work() {
+    let t = setup().await;
+    auth::create_user(
+        &t.app.store,
+        "luis@x.test",
+        "Luis Gómez",
+        Role::Agent,
+        "password-123",
+    )
+    .await
+    .unwrap();
+    let users = t.app.store.read(|r| r.users()).await.unwrap();
+    let agent = users.iter().find(|u| u.email == "agent@x.test").unwrap().id;
+    let id = inbound(&t.app, "t1", None).await;
+    let a = t.sign_in("agent@x.test").await;
+    assert_eq!(
+        t.req("GET", "/admin/teams", Some(&a), None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let s = t.sign_in("admin@x.test").await;
+    let page = t.req("GET", "/admin/teams", Some(&s), None, None).await;
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/admin/teams",
+            Some(&s),
+            Some(&format!("csrf={csrf}&name=Facturaci%C3%B3n")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = t
+        .req(
+            "POST",
+            "/admin/teams",
+            Some(&s),
+            Some(&format!("csrf={csrf}&name=facturaci%C3%B3n")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "names are unique");
+    let team = t.app.teams().await.unwrap()[0].id;
+    let r = t
+        .req(
+            "POST",
+            &format!("/admin/teams/{team}/members"),
+            Some(&s),
+            Some(&format!("csrf={csrf}&member=1&user={agent}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = t
+        .req(
+            "POST",
+            &format!("/conversations/{id}/team"),
+            Some(&s),
+            Some(&format!("csrf={csrf}&team={team}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The member sees it under My teams; an agent outside the team no longer sees it.
+    let a = t.sign_in("agent@x.test").await;
+    let page = t
+        .req("GET", "/inbox?view=teams", Some(&a), None, None)
+        .await;
+    assert!(page.body.contains(&format!("data-id=\"{id}\"")));
+    let l = t.sign_in("luis@x.test").await;
+    assert_eq!(
+        t.req("GET", &format!("/conversations/{id}"), Some(&l), None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(&s), None, None)
+        .await;
+    assert!(
+        page.body.contains("pasó al equipo Facturación"),
+        "the timeline names the team"
+    );
+    assert!(t.app.store.verify().unwrap().ok());
+}

@@ -201,6 +201,111 @@ impl App {
 }
 
 impl App {
+    /// Hand the conversation to a team (None: no team). Managers only.
+    pub async fn assign_team(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        team: Option<TeamId>,
+    ) -> Result<Conversation, AppError> {
+        caller.check(Perm::ManageTeams, None)?;
+        self.change(caller, id, move |tx, old| {
+            if let Some(t) = team
+                && tx.team(t)?.is_none()
+            {
+                return Ok(Err(AppError::Invalid(format!("no team {t}"))));
+            }
+            if old.team == team {
+                return Ok(Ok(None));
+            }
+            let mut c = old.clone();
+            c.team = team;
+            Ok(Ok(Some((
+                c,
+                EventKind::TeamAssigned {
+                    conversation: id,
+                    team,
+                },
+            ))))
+        })
+        .await
+    }
+
+    pub async fn teams(&self) -> Result<Vec<Team>, AppError> {
+        let mut t = self.store.read(|r| r.teams()).await?;
+        t.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(t)
+    }
+
+    /// Create a team (admins and supervisors).
+    pub async fn create_team(&self, caller: &Caller, name: &str) -> Result<Team, AppError> {
+        caller.check(Perm::ManageTeams, None)?;
+        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(AppError::Invalid(
+                "a team name has 1 to 60 characters".into(),
+            ));
+        }
+        self.store
+            .write(move |tx| {
+                if tx
+                    .teams()?
+                    .iter()
+                    .any(|t| t.name.eq_ignore_ascii_case(&name))
+                {
+                    return Ok(Err(AppError::Conflict(format!(
+                        "a team named {name} exists"
+                    ))));
+                }
+                let team = Team {
+                    id: TeamId(tx.next_id()),
+                    name,
+                };
+                tx.put_team(&team)?;
+                tx.append_event(Actor::User(me.id), EventKind::TeamCreated { team: team.id })?;
+                Ok(Ok(team))
+            })
+            .await?
+    }
+
+    /// Put a user in a team or take them out.
+    pub async fn set_membership(
+        &self,
+        caller: &Caller,
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    ) -> Result<(), AppError> {
+        caller.check(Perm::ManageTeams, None)?;
+        let me = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        self.store
+            .write(move |tx| {
+                if tx.team(team)?.is_none() {
+                    return Ok(Err(AppError::NotFound(format!("no team {team}"))));
+                }
+                let Some(mut u) = tx.user(user)? else {
+                    return Ok(Err(AppError::NotFound(format!("no user {user}"))));
+                };
+                let has = u.teams.contains(&team);
+                if has == member {
+                    return Ok(Ok(()));
+                }
+                if member {
+                    u.teams.push(team);
+                } else {
+                    u.teams.retain(|t| *t != team);
+                }
+                tx.put_user(&u)?;
+                tx.append_event(
+                    Actor::User(me.id),
+                    EventKind::MembershipChanged { team, user, member },
+                )?;
+                Ok(Ok(()))
+            })
+            .await?
+    }
+
     /// Staff who can take conversations, by name.
     pub async fn assignable_users(&self, caller: &Caller) -> Result<Vec<User>, AppError> {
         caller.check(Perm::ViewConversation, None)?;

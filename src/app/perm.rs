@@ -21,6 +21,8 @@ pub enum Perm {
     PostInbound,
     ViewWorkers,
     ManageUsers,
+    /// Create teams, set membership, hand conversations to teams.
+    ManageTeams,
 }
 
 impl Caller {
@@ -53,6 +55,13 @@ impl Caller {
                             deny("act on this conversation")
                         } else {
                             Ok(())
+                        }
+                    }
+                    Perm::ManageTeams => {
+                        if matches!(u.role, Role::Admin | Role::Supervisor) {
+                            Ok(())
+                        } else {
+                            deny("manage teams without the admin or supervisor role")
                         }
                     }
                     Perm::PostInbound | Perm::ManageUsers | Perm::ViewWorkers => {

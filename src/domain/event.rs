@@ -1,6 +1,6 @@
 use super::{
-    ContactId, ConversationId, Delivery, IdentityId, MessageId, OutboxId, Priority, Status, Ts,
-    UserId,
+    ContactId, ConversationId, Delivery, IdentityId, MessageId, OutboxId, Priority, Status, TeamId,
+    Ts, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +136,18 @@ pub enum EventKind {
     PrefsChanged {
         user: UserId,
     },
+    TeamCreated {
+        team: TeamId,
+    },
+    MembershipChanged {
+        team: TeamId,
+        user: UserId,
+        member: bool,
+    },
+    TeamAssigned {
+        conversation: ConversationId,
+        team: Option<TeamId>,
+    },
 }
 
 impl EventKind {
@@ -154,7 +166,8 @@ impl EventKind {
             | EventKind::Assigned { conversation, .. }
             | EventKind::TagsChanged { conversation, .. }
             | EventKind::PriorityOverridden { conversation, .. }
-            | EventKind::Mentioned { conversation, .. } => Some(*conversation),
+            | EventKind::Mentioned { conversation, .. }
+            | EventKind::TeamAssigned { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

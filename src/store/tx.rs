@@ -132,6 +132,9 @@ macro_rules! getters {
             pub fn users(&self) -> R<Vec<User>> {
                 all_vals(&self.users)
             }
+            pub fn teams(&self) -> R<Vec<Team>> {
+                all_vals(&self.teams)
+            }
             pub fn team(&self, id: TeamId) -> R<Option<Team>> {
                 get_val(&self.teams, id.0)
             }

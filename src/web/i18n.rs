@@ -168,6 +168,13 @@ catalog! {
     IsViewing => "está viendo", "is viewing";
     Preferences => "Preferencias", "Preferences";
     SystemStatus => "Estado del sistema", "System status";
+    Teams => "Equipos", "Teams";
+    Team => "Equipo", "Team";
+    NewTeam => "Nuevo equipo", "New team";
+    Members => "Miembros", "Members";
+    AddMember => "Añadir", "Add";
+    NoTeams => "Aún no hay equipos. Crea uno para repartir el trabajo.", "No teams yet. Create one to share out the work.";
+    SentToTeam => "pasó al equipo", "handed to team";
     Workers => "Procesos", "Workers";
     State => "Estado", "State";
     LastSuccess => "Último éxito", "Last success";

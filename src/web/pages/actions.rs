@@ -157,3 +157,25 @@ pub(super) async fn snooze(
     };
     finish(&app, &s, &raw, &q, result).await
 }
+
+pub(super) async fn team(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let team = f.get("team").and_then(|v| v.parse().ok()).map(TeamId);
+    let result = match conv_id(&raw) {
+        Ok(id) => {
+            app.assign_team(&Caller::Staff(s.user.clone()), id, team)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    finish(&app, &s, &raw, &q, result).await
+}

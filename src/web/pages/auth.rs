@@ -300,3 +300,108 @@ pub(super) async fn status_page(State(app): State<AppState>, s: Session) -> Resp
         views::layout(&ctx, ctx.t(T::SystemStatus), body),
     )
 }
+
+/// `GET /admin/teams`: teams and their members (admins and supervisors).
+pub(super) async fn teams_page(State(app): State<AppState>, s: Session) -> Response {
+    teams_render(&app, &s, None, StatusCode::OK).await
+}
+
+async fn teams_render(
+    app: &AppState,
+    s: &Session,
+    flash: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let caller = Caller::Staff(s.user.clone());
+    if let Err(e) = caller.check(crate::app::perm::Perm::ManageTeams, None) {
+        return error_page(app, s, e);
+    }
+    let (teams, users) = match (app.teams().await, app.assignable_users(&caller).await) {
+        (Ok(t), Ok(u)) => (t, u),
+        (Err(e), _) | (_, Err(e)) => return error_page(app, s, e),
+    };
+    let tz = tz(app, s);
+    let ctx = ctx(app, s, &tz);
+    let body = html! {
+        (views::topbar(&ctx))
+        main class="page" {
+            h1 { (ctx.t(T::Teams)) }
+            @if let Some(f) = &flash { p class="flash error" role="alert" { (f) } }
+            @if teams.is_empty() { div class="empty" { p { (ctx.t(T::NoTeams)) } } }
+            @for team in &teams {
+                div class="card" {
+                    h3 { (team.name) }
+                    ul {
+                        @for u in users.iter().filter(|u| u.teams.contains(&team.id)) {
+                            li {
+                                (u.name) " "
+                                form method="post" action=(format!("/admin/teams/{}/members", team.id)) {
+                                    (ctx.csrf_field())
+                                    input type="hidden" name="user" value=(u.id);
+                                    input type="hidden" name="member" value="0";
+                                    button class="btn sm ghost" type="submit" aria-label=(format!("{} {}", ctx.t(T::Remove), u.name)) { "×" }
+                                }
+                            }
+                        }
+                    }
+                    form method="post" action=(format!("/admin/teams/{}/members", team.id)) class="row" {
+                        (ctx.csrf_field())
+                        input type="hidden" name="member" value="1";
+                        select name="user" aria-label=(ctx.t(T::Members)) {
+                            @for u in users.iter().filter(|u| !u.teams.contains(&team.id)) { option value=(u.id) { (u.name) } }
+                        }
+                        button class="btn sm" type="submit" { (ctx.t(T::AddMember)) }
+                    }
+                }
+            }
+            form method="post" action="/admin/teams" class="card row" {
+                (ctx.csrf_field())
+                input name="name" required maxlength="60" placeholder=(ctx.t(T::NewTeam)) aria-label=(ctx.t(T::NewTeam));
+                button class="btn primary" type="submit" { (ctx.t(T::NewTeam)) }
+            }
+        }
+    };
+    html_page(status, views::layout(&ctx, ctx.t(T::Teams), body))
+}
+
+pub(super) async fn team_create(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let name = f.get("name").cloned().unwrap_or_default();
+    match app.create_team(&Caller::Staff(s.user.clone()), &name).await {
+        Ok(_) => Redirect::to("/admin/teams").into_response(),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            teams_render(&app, &s, Some(e.to_string()), StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => error_page(&app, &s, e),
+    }
+}
+
+pub(super) async fn team_members(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(team): Path<u64>,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let Some(user) = f.get("user").and_then(|u| u.parse().ok()).map(UserId) else {
+        return WebError::bad_request("pick a user").into_response();
+    };
+    let member = f.get("member").map(String::as_str) == Some("1");
+    match app
+        .set_membership(&Caller::Staff(s.user.clone()), TeamId(team), user, member)
+        .await
+    {
+        Ok(()) => Redirect::to("/admin/teams").into_response(),
+        Err(e) => error_page(&app, &s, e),
+    }
+}

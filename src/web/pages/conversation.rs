@@ -51,9 +51,10 @@ pub(super) async fn render_conversation(
         } else {
             app.assignable_users(&caller).await?
         };
+        let teams = app.teams().await?;
         let side = html! {
             (cv::side(&ctx, &p, &kind_of, html! {
-                @if !read_only { (cv::actions(&ctx, &p, &users)) }
+                @if !read_only { (cv::actions(&ctx, &p, &users, &teams)) }
                 (views::canned::suggestions(&ctx, c.id, &suggested))
             }))
         };

@@ -41,6 +41,22 @@ fn event_line(ctx: &Ctx, p: &ConversationPage, e: &Event) -> Option<String> {
             ),
             None => format!("{who} {}", ctx.t(T::Unassigned)),
         }),
+        EventKind::TeamAssigned { team, .. } => {
+            let name = team.map(|t| {
+                p.detail
+                    .view
+                    .team
+                    .as_ref()
+                    .filter(|x| x.id == t)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_else(|| format!("#{t}"))
+            });
+            Some(format!(
+                "{who} {} {}",
+                ctx.t(T::SentToTeam),
+                name.unwrap_or_else(|| "—".into())
+            ))
+        }
         EventKind::TagsChanged { tags, .. } => Some(format!(
             "{who}: {} {}",
             ctx.t(T::TaggedWith),
@@ -253,7 +269,7 @@ pub fn side(
 }
 
 /// Assign, tags, priority and snooze forms for the side panel.
-pub fn actions(ctx: &Ctx, p: &ConversationPage, users: &[User]) -> Markup {
+pub fn actions(ctx: &Ctx, p: &ConversationPage, users: &[User], teams: &[Team]) -> Markup {
     let c = &p.detail.view.conv;
     let id = c.id;
     let me = ctx.user.map(|u| u.id);
@@ -280,6 +296,16 @@ pub fn actions(ctx: &Ctx, p: &ConversationPage, users: &[User]) -> Markup {
                             @for u in users {
                                 option value=(u.id) selected[c.assignee == Some(u.id)] { (u.name) }
                             }
+                        }
+                        button class="btn sm" type="submit" { (ctx.t(T::Assign)) }
+                    }
+                }
+                @if manager && !teams.is_empty() {
+                    form method="post" action=(format!("/conversations/{id}/team")) class="row" {
+                        (ctx.csrf_field())
+                        select name="team" aria-label=(ctx.t(T::Team)) {
+                            option value="" { "— " (ctx.t(T::Team)) }
+                            @for t in teams { option value=(t.id) selected[c.team == Some(t.id)] { (t.name) } }
                         }
                         button class="btn sm" type="submit" { (ctx.t(T::Assign)) }
                     }
