@@ -657,6 +657,101 @@ const PAYLOADS: &[&str] = &[
 
 /// Checks the page's customer-controlled parts for anything that could run or
 /// act: fails with every finding.
+/// A canned response with variables, created on its page, inserted with
+/// the `/` picker in the reply box, rendered for this customer and sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canned_response_inserted_with_the_slash_picker() {
+    let server = Server::start("").await;
+    let (base, api) = (server.base_url(), Server::client());
+    let token = server.admin_token().await;
+    let ids = inbound(
+        &api,
+        &base,
+        &token,
+        "canned-1",
+        "@rocio",
+        "Rocío Martín",
+        "¿Dónde está mi reembolso?",
+    )
+    .await;
+    let conv = id_str(&ids["conversation_id"]);
+    let wd = start_driver().await;
+    sign_in(&wd, &server).await;
+
+    wd.navigate(&format!("{base}/canned")).await;
+    for (field, value) in [
+        ("input[name=shortcut]", "reembolso"),
+        ("input[name=title]", "Reembolso en camino"),
+        (
+            "textarea[name=body]",
+            "Hola {{contact.first_name}}, tu reembolso (caso #{{conversation.id}}) ya va en camino. {{agent.initials}}",
+        ),
+        ("input[name=tags]", "billing"),
+    ] {
+        let el = wd.wait_displayed(field).await;
+        wd.send_keys(&el, value).await;
+    }
+    let save = wd
+        .find("#canned form.card button.btn.primary")
+        .await
+        .expect("save button");
+    wd.click(&save).await;
+    assert!(
+        wd.wait_js(
+            LIVE,
+            "return document.body.textContent.indexOf('/reembolso') >= 0",
+            json!([])
+        )
+        .await
+        .is_some(),
+        "the canned response was not saved: {}",
+        wd.dump().await
+    );
+
+    wd.navigate(&format!("{base}/conversations/{conv}")).await;
+    let area = wd.wait_displayed("form#reply textarea[name=text]").await;
+    wd.send_keys(&area, "/reem").await;
+    let picked = wd
+        .wait_js(
+            LIVE,
+            "var p = document.querySelector('.picker li'); return p ? p.textContent : null;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        picked.is_some_and(|v| v.as_str().unwrap_or("").contains("/reembolso")),
+        "no picker: {}",
+        wd.dump().await
+    );
+    wd.press_keys(ENTER).await;
+    let want = format!("Hola Rocío, tu reembolso (caso #{conv}) ya va en camino. ^A");
+    let value = wd
+        .wait_js(LIVE, "var t = document.querySelector('form#reply textarea'); return t.value.indexOf(arguments[0]) >= 0 ? t.value : null;", json!([want]))
+        .await;
+    assert!(
+        value.is_some(),
+        "the rendered text was not inserted: {}",
+        wd.dump().await
+    );
+    let send = wd
+        .find("form#reply button.btn.primary")
+        .await
+        .expect("send button");
+    wd.click(&send).await;
+    assert!(
+        wait_outs(&wd, 1).await.is_some(),
+        "the reply did not appear: {}",
+        wd.dump().await
+    );
+    let detail = get_json(&api, &token, &format!("{base}/api/v1/conversations/{conv}")).await;
+    assert_eq!(
+        out_texts(&detail),
+        [want],
+        "what was sent is the rendered text"
+    );
+    wd.quit().await;
+}
+
 async fn assert_clean(wd: &WebDriver, place: &str) {
     let findings = wd.execute(UNSAFE_DOM, json!([])).await;
     let findings: Vec<String> = findings
