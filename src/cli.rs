@@ -2,10 +2,9 @@
 
 use crate::app::{App, auth};
 use crate::config::{Config, Overrides};
-use crate::domain::{Clock, Role, SystemClock};
-use crate::metrics::Metrics;
-use crate::store::{Store, StoreError, StoreOptions};
-use crate::workers::{self, Registry};
+use crate::domain::{Role, SystemClock};
+use crate::store::{Store, StoreError};
+use crate::workers;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -178,19 +177,19 @@ fn init_logs(cfg: &Config) {
     };
 }
 
-fn open_store(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Store, Failure> {
-    let opts = StoreOptions {
-        cache_bytes: cfg.store.cache_mb << 20,
-        max_batch: cfg.store.max_batch,
-        ..StoreOptions::default()
-    };
-    Store::open(&cfg.server.data, opts, clock, Arc::new(Metrics::default())).map_err(|e| match e {
+fn store_failure(cfg: &Config, e: StoreError) -> Failure {
+    match e {
         StoreError::Locked(_) | StoreError::TooNew { .. } => usage(e),
         e => usage(format!(
             "cannot open the store in {}: {e}",
             cfg.server.data.display()
         )),
-    })
+    }
+}
+
+fn open_app(cfg: Config) -> Result<Arc<App>, Failure> {
+    let data = cfg.clone();
+    App::open(cfg, Arc::new(SystemClock)).map_err(|e| store_failure(&data, e))
 }
 
 async fn serve(cfg: Config) -> Result<(), Failure> {
@@ -201,8 +200,9 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
     if let Some(tls) = &cfg.server.tls {
         crate::web::server::load_tls(tls).map_err(|e| usage(format!("server.tls: {e}")))?;
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = open_store(&cfg, clock.clone())?;
+    let pending = cfg.pending_channels();
+    let app = open_app(cfg)?;
+    let (store, cfg) = (app.store.clone(), app.config.clone());
     let admin_email = std::env::var("ATALAYA_ADMIN_EMAIL")
         .ok()
         .filter(|s| !s.is_empty());
@@ -219,21 +219,14 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         Ok(None) => {}
         Err(e) => return Err(usage(format!("cannot create the first admin: {e}"))),
     }
-    for (kind, name) in cfg.pending_channels() {
+    for (kind, name) in pending {
         tracing::warn!(
             kind,
             name,
             "channel configured but this version cannot connect it yet"
         );
     }
-    let cfg = Arc::new(cfg);
-    let registry = Arc::new(Registry::new(clock.clone()));
-    let app = Arc::new(App::new(
-        store.clone(),
-        cfg.clone(),
-        clock,
-        registry.clone(),
-    ));
+    let registry = app.workers.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let outbox_app = app.clone();
     let outbox = workers::spawn(
@@ -324,7 +317,7 @@ fn read_password() -> Result<String, Failure> {
 }
 
 async fn user(cfg: Config, action: UserAction) -> Result<(), Failure> {
-    let store = open_store(&cfg, Arc::new(SystemClock))?;
+    let store = open_app(cfg)?.store.clone();
     let result = match action {
         UserAction::Add { email, name, role } => {
             let role = Role::parse(&role).ok_or_else(|| {

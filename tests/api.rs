@@ -3,8 +3,6 @@
 use atalaya::app::{App, auth};
 use atalaya::config::{Config, Overrides};
 use atalaya::domain::*;
-use atalaya::metrics::Metrics;
-use atalaya::store::{Store, StoreOptions};
 use atalaya::workers::Registry;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -30,15 +28,8 @@ async fn setup(extra: &str) -> T {
     };
     let cfg = Config::load(Some(&cfg_path), std::iter::empty(), &ov).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(
-        &cfg.server.data,
-        StoreOptions::default(),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap();
-    let registry = Arc::new(Registry::new(clock.clone()));
-    let app = Arc::new(App::new(store, Arc::new(cfg), clock, registry));
+    let _registry = Arc::new(Registry::new(clock.clone()));
+    let app = App::open(cfg, clock).unwrap();
     auth::create_user(
         &app.store,
         "admin@x.test",

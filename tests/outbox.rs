@@ -5,9 +5,7 @@
 use atalaya::app::{App, auth};
 use atalaya::config::{Config, Overrides};
 use atalaya::domain::*;
-use atalaya::metrics::Metrics;
-use atalaya::store::{Store, StoreOptions};
-use atalaya::workers::{self, Registry};
+use atalaya::workers::{self};
 use axum::http::{HeaderMap, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,21 +87,12 @@ async fn setup(
         },
     )
     .unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(
-        &cfg.server.data,
-        StoreOptions::default(),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap();
-    let reg = Arc::new(Registry::new(clock.clone()));
-    let app = Arc::new(App::new(store, Arc::new(cfg), clock, reg.clone()));
+    let app = App::open(cfg, Arc::new(SystemClock)).unwrap();
     let (stop, rx) = tokio::sync::watch::channel(false);
     let a = app.clone();
     workers::spawn(
         move || workers::outbox::OutboxWorker::new(a.clone()),
-        reg,
+        app.workers.clone(),
         rx,
         Some(app.outbox_wake.clone()),
     );

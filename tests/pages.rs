@@ -4,9 +4,6 @@
 use atalaya::app::{App, auth};
 use atalaya::config::{Config, Overrides};
 use atalaya::domain::*;
-use atalaya::metrics::Metrics;
-use atalaya::store::{Store, StoreOptions};
-use atalaya::workers::Registry;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -33,19 +30,7 @@ async fn setup() -> T {
     };
     let cfg = Config::load(None, std::iter::empty(), &ov).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(
-        &cfg.server.data,
-        StoreOptions::default(),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap();
-    let app = Arc::new(App::new(
-        store,
-        Arc::new(cfg),
-        clock.clone(),
-        Arc::new(Registry::new(clock)),
-    ));
+    let app = App::open(cfg, clock).unwrap();
     for (email, role) in [
         ("admin@x.test", Role::Admin),
         ("agent@x.test", Role::Agent),

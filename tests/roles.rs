@@ -6,10 +6,7 @@
 use atalaya::app::{App, Caller, auth};
 use atalaya::config::{Config, Overrides};
 use atalaya::domain::*;
-use atalaya::metrics::Metrics;
-use atalaya::store::{Store, StoreOptions};
 use atalaya::web::routes::Access;
-use atalaya::workers::Registry;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -56,19 +53,7 @@ async fn world() -> (World, ConversationId, ConversationId, Arc<App>) {
     };
     let cfg = Config::load(None, std::iter::empty(), &ov).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(
-        &cfg.server.data,
-        StoreOptions::default(),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap();
-    let app = Arc::new(App::new(
-        store,
-        Arc::new(cfg),
-        clock.clone(),
-        Arc::new(Registry::new(clock)),
-    ));
+    let app = App::open(cfg, clock).unwrap();
     let roles = [Role::Admin, Role::Supervisor, Role::Agent, Role::Auditor];
     for r in roles {
         auth::create_user(

@@ -6,10 +6,7 @@
 use atalaya::app::App;
 use atalaya::config::{Config, Overrides};
 use atalaya::domain::*;
-use atalaya::metrics::Metrics;
-use atalaya::store::{Store, StoreOptions};
 use atalaya::web::routes::Access;
-use atalaya::workers::Registry;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use std::sync::Arc;
@@ -24,19 +21,7 @@ async fn every_route_enforces_its_declared_access() {
     };
     let cfg = Config::load(None, std::iter::empty(), &ov).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::open(
-        &cfg.server.data,
-        StoreOptions::default(),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap();
-    let app = Arc::new(App::new(
-        store,
-        Arc::new(cfg),
-        clock.clone(),
-        Arc::new(Registry::new(clock)),
-    ));
+    let app = App::open(cfg, clock).unwrap();
     let router = atalaya::web::router(app);
     let table = atalaya::web::route_table();
     assert!(

@@ -4,9 +4,6 @@
 use atalaya::app::{App, Caller, auth};
 use atalaya::config::{Config, Overrides};
 use atalaya::domain::*;
-use atalaya::metrics::Metrics;
-use atalaya::store::{Store, StoreOptions};
-use atalaya::workers::Registry;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -35,19 +32,7 @@ async fn setup() -> (Arc<App>, axum::Router, tempfile::TempDir) {
     .unwrap();
     // A clock that stands still: the per-minute windows cannot roll over mid-test.
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(SystemClock.now()));
-    let store = Store::open(
-        &cfg.server.data,
-        StoreOptions::default(),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-    )
-    .unwrap();
-    let app = Arc::new(App::new(
-        store,
-        Arc::new(cfg),
-        clock.clone(),
-        Arc::new(Registry::new(clock)),
-    ));
+    let app = App::open(cfg, clock).unwrap();
     (app.clone(), atalaya::web::router(app), dir)
 }
 

@@ -80,6 +80,20 @@ impl App {
         }
     }
 
+    /// Open the store the configuration names and build the app around it
+    /// (workers are started by the caller).
+    pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<App>, StoreError> {
+        let opts = crate::store::StoreOptions {
+            cache_bytes: config.store.cache_mb << 20,
+            max_batch: config.store.max_batch,
+            ..Default::default()
+        };
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let store = Store::open(&config.server.data, opts, clock.clone(), metrics)?;
+        let registry = Arc::new(Registry::new(clock.clone()));
+        Ok(Arc::new(App::new(store, Arc::new(config), clock, registry)))
+    }
+
     pub fn ingest_rules(&self) -> crate::ingest::IngestRules {
         crate::ingest::IngestRules {
             reopen_window_ms: self.config.ingest.reopen_window.0.as_millis() as i64,
