@@ -2,6 +2,7 @@
 //! protocol. Inbound goes through `ingest`, outbound through the outbox.
 
 pub mod api;
+pub mod email;
 
 use std::time::Duration;
 
