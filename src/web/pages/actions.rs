@@ -31,6 +31,31 @@ fn conv_id(raw: &str) -> Result<ConversationId, AppError> {
         .map_err(|_| AppError::NotFound(format!("no conversation {raw:?}")))
 }
 
+/// What every side-panel form does: check the CSRF token and the id, run
+/// `op`, then go back to the conversation or show why it failed.
+async fn act<Op, Fut>(
+    app: AppState,
+    s: Session,
+    headers: HeaderMap,
+    raw: String,
+    q: HashMap<String, String>,
+    f: HashMap<String, String>,
+    op: Op,
+) -> Response
+where
+    Op: FnOnce(AppState, Caller, ConversationId, HashMap<String, String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Conversation, AppError>>,
+{
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let result = match conv_id(&raw) {
+        Ok(id) => op(app.clone(), Caller::Staff(s.user.clone()), id, f).await,
+        Err(e) => Err(e),
+    };
+    finish(&app, &s, &raw, &q, result).await
+}
+
 pub(super) async fn assign(
     State(app): State<AppState>,
     s: Session,
@@ -39,23 +64,20 @@ pub(super) async fn assign(
     q: Q,
     Form(f): F,
 ) -> Response {
-    if let Err(r) = s.verify(&headers, &f) {
-        return r.into_response();
-    }
-    let assignee = f.get("assignee").and_then(|v| v.parse().ok()).map(UserId);
-    let result = match conv_id(&raw) {
-        Ok(id) => {
-            app.assign(
-                &Caller::Staff(s.user.clone()),
-                id,
-                assignee,
-                f.contains_key("claim"),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    finish(&app, &s, &raw, &q, result).await
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let assignee = f.get("assignee").and_then(|v| v.parse().ok()).map(UserId);
+            app.assign(&caller, id, assignee, f.contains_key("claim"))
+                .await
+        },
+    )
+    .await
 }
 
 pub(super) async fn tags(
@@ -66,32 +88,28 @@ pub(super) async fn tags(
     q: Q,
     Form(f): F,
 ) -> Response {
-    if let Err(r) = s.verify(&headers, &f) {
-        return r.into_response();
-    }
-    let list = |k: &str| -> Vec<String> {
-        f.get(k)
-            .map(|v| {
-                v.split(',')
-                    .map(str::to_string)
-                    .filter(|t| !t.trim().is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let result = match conv_id(&raw) {
-        Ok(id) => {
-            app.tag(
-                &Caller::Staff(s.user.clone()),
-                id,
-                &list("add"),
-                &list("remove"),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    finish(&app, &s, &raw, &q, result).await
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let list = |k: &str| -> Vec<String> {
+                f.get(k)
+                    .map(|v| {
+                        v.split(',')
+                            .map(str::to_string)
+                            .filter(|t| !t.trim().is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            app.tag(&caller, id, &list("add"), &list("remove")).await
+        },
+    )
+    .await
 }
 
 pub(super) async fn priority(
@@ -102,29 +120,33 @@ pub(super) async fn priority(
     q: Q,
     Form(f): F,
 ) -> Response {
-    if let Err(r) = s.verify(&headers, &f) {
-        return r.into_response();
-    }
-    let prio = match f.get("priority").map(String::as_str) {
-        Some("P1") => Priority::P1,
-        Some("P2") => Priority::P2,
-        Some("P3") => Priority::P3,
-        Some("P4") => Priority::P4,
-        _ => return WebError::bad_request("priority must be P1, P2, P3 or P4").into_response(),
-    };
-    let reason = f.get("reason").cloned().unwrap_or_default();
-    let result = match conv_id(&raw) {
-        Ok(id) => {
-            app.override_priority(&Caller::Staff(s.user.clone()), id, prio, &reason)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    finish(&app, &s, &raw, &q, result).await
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let prio = match f.get("priority").map(String::as_str) {
+                Some("P1") => Priority::P1,
+                Some("P2") => Priority::P2,
+                Some("P3") => Priority::P3,
+                Some("P4") => Priority::P4,
+                _ => {
+                    return Err(AppError::Invalid(
+                        "priority must be P1, P2, P3 or P4".into(),
+                    ));
+                }
+            };
+            let reason = f.get("reason").cloned().unwrap_or_default();
+            app.override_priority(&caller, id, prio, &reason).await
+        },
+    )
+    .await
 }
 
-/// `until` is a local date and time (`datetime-local`) in the business's
-/// time zone.
+/// `until` is a local date and time (`datetime-local`) in the user's time zone.
 pub(super) async fn snooze(
     State(app): State<AppState>,
     s: Session,
@@ -133,29 +155,32 @@ pub(super) async fn snooze(
     q: Q,
     Form(f): F,
 ) -> Response {
-    if let Err(r) = s.verify(&headers, &f) {
-        return r.into_response();
-    }
     let tz = tz(&app, &s);
-    let until = f
-        .get("until")
-        .and_then(|v| v.parse::<jiff::civil::DateTime>().ok())
-        .and_then(|dt| dt.to_zoned_datetime(tz).ok())
-        .map(|z| Ts::from_jiff(z.timestamp()));
-    let result = match (conv_id(&raw), until) {
-        (Err(e), _) => Err(e),
-        (_, None) => Err(AppError::Invalid(
-            "pick a date and time to snooze until".into(),
-        )),
-        (Ok(_), Some(t)) if t <= app.clock.now() => {
-            Err(AppError::Invalid("pick a time in the future".into()))
-        }
-        (Ok(id), Some(t)) => {
-            app.set_status(&Caller::Staff(s.user.clone()), id, Status::Snoozed, Some(t))
-                .await
-        }
-    };
-    finish(&app, &s, &raw, &q, result).await
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let until = f
+                .get("until")
+                .and_then(|v| v.parse::<jiff::civil::DateTime>().ok())
+                .and_then(|dt| dt.to_zoned_datetime(tz).ok())
+                .map(|z| Ts::from_jiff(z.timestamp()));
+            match until {
+                None => Err(AppError::Invalid(
+                    "pick a date and time to snooze until".into(),
+                )),
+                Some(t) if t <= app.clock.now() => {
+                    Err(AppError::Invalid("pick a time in the future".into()))
+                }
+                Some(t) => app.set_status(&caller, id, Status::Snoozed, Some(t)).await,
+            }
+        },
+    )
+    .await
 }
 
 pub(super) async fn team(
@@ -166,16 +191,17 @@ pub(super) async fn team(
     q: Q,
     Form(f): F,
 ) -> Response {
-    if let Err(r) = s.verify(&headers, &f) {
-        return r.into_response();
-    }
-    let team = f.get("team").and_then(|v| v.parse().ok()).map(TeamId);
-    let result = match conv_id(&raw) {
-        Ok(id) => {
-            app.assign_team(&Caller::Staff(s.user.clone()), id, team)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    finish(&app, &s, &raw, &q, result).await
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let team = f.get("team").and_then(|v| v.parse().ok()).map(TeamId);
+            app.assign_team(&caller, id, team).await
+        },
+    )
+    .await
 }
