@@ -1212,3 +1212,58 @@ async fn teams_share_out_the_work() {
     );
     assert!(t.app.store.verify().unwrap().ok());
 }
+
+#[tokio::test]
+async fn the_send_guard_keeps_a_private_reply_private() {
+    let t = setup().await;
+    let (token, _) = t.app.widget_start("webchat", "Lucía", None).await.unwrap();
+    let v = t.app.widget_visitor(&token).await.unwrap();
+    let first = t
+        .app
+        .widget_send(&v, "hola, mi dirección es Calle Mayor 5", None)
+        .await
+        .unwrap();
+    let id = first.conversation;
+    let s = t.sign_in("admin@x.test").await;
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(&s), None, None)
+        .await;
+    assert!(
+        page.body.contains("value=\"private\""),
+        "webchat has private replies"
+    );
+    let csrf = field(&page.body, "csrf");
+    let seen = field(&page.body, "seen");
+    // The customer writes again before the agent sends.
+    t.app
+        .widget_send(&v, "perdón, es el 7", None)
+        .await
+        .unwrap();
+    let form = format!("csrf={csrf}&seen={seen}&mode=private&text=Confirmado+Calle+Mayor+7");
+    let r = t
+        .req(
+            "POST",
+            &format!("/conversations/{id}/reply"),
+            Some(&s),
+            Some(&form),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("class=\"guard\""));
+    assert!(
+        r.body.contains("value=\"private\" checked"),
+        "the held reply stays private"
+    );
+    assert!(
+        r.body.contains("Confirmado Calle Mayor 7"),
+        "the draft is kept"
+    );
+    let msgs = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(id))
+        .await
+        .unwrap();
+    assert_eq!(msgs.len(), 2, "nothing was sent yet");
+}

@@ -19,7 +19,16 @@ async fn finish(
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
             let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
-            render_conversation(app, s, raw, view, Some(flash), "", StatusCode::CONFLICT).await
+            render_conversation(
+                app,
+                s,
+                raw,
+                view,
+                Some(flash),
+                ("", "reply"),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e) => error_page(app, s, e),
     }

@@ -21,7 +21,7 @@ pub(super) async fn render_conversation(
     raw: &str,
     view: InboxView,
     flash: Option<Markup>,
-    draft: &str,
+    (draft, mode): (&str, &str),
     status: StatusCode,
 ) -> Response {
     let tz = tz(app, s);
@@ -38,7 +38,7 @@ pub(super) async fn render_conversation(
             @if let Some(f) = &flash { (f) }
             (cv::presence(&ctx, c.id, &app.presence.on(c.id, Some(s.user.id), app.clock.now())))
             (cv::timeline(&ctx, &p))
-            (cv::reply_box(&ctx, &p, has_private, draft, read_only, view.as_str()))
+            (cv::reply_box(&ctx, &p, has_private, (draft, mode), read_only, view.as_str()))
         };
         let caller = Caller::Staff(s.user.clone());
         let suggested = if read_only {
@@ -114,7 +114,16 @@ pub(super) async fn conversation(
     q: Q,
 ) -> Response {
     let draft = insert_draft(&app, &s, &raw, &q).await;
-    render_conversation(&app, &s, &raw, view_of(&q), None, &draft, StatusCode::OK).await
+    render_conversation(
+        &app,
+        &s,
+        &raw,
+        view_of(&q),
+        None,
+        (&draft, "reply"),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub(super) async fn timeline(
@@ -158,35 +167,31 @@ pub(super) async fn reply(
         && !f.contains_key("confirm")
         && let Ok(d) = app.conversation(&caller, id).await
     {
-        {
-            let newer = d.messages.iter().any(|m| {
-                m.id.0 > seen
-                    && m.author != Author::User(s.user.id)
-                    && m.direction != Direction::Note
-            });
-            if newer {
-                let tz = tz(&app, &s);
-                let ctx = ctx(&app, &s, &tz);
-                let guard = html! {
-                    div class="guard" role="alert" {
-                        strong { (ctx.t(T::NewMessages)) }
-                        // Submits the reply form itself, so edits made since are sent.
-                        div class="actions" {
-                            button class="btn primary" type="submit" form="reply" name="confirm" value="1" { (ctx.t(T::Send)) " ↵" }
-                        }
+        let newer = d.messages.iter().any(|m| {
+            m.id.0 > seen && m.author != Author::User(s.user.id) && m.direction != Direction::Note
+        });
+        if newer {
+            let tz = tz(&app, &s);
+            let ctx = ctx(&app, &s, &tz);
+            let guard = html! {
+                div class="guard" role="alert" {
+                    strong { (ctx.t(T::NewMessages)) }
+                    // Submits the reply form itself, so edits made since are sent.
+                    div class="actions" {
+                        button class="btn primary" type="submit" form="reply" name="confirm" value="1" { (ctx.t(T::Send)) " ↵" }
                     }
-                };
-                return render_conversation(
-                    &app,
-                    &s,
-                    &raw,
-                    view,
-                    Some(guard),
-                    &text,
-                    StatusCode::CONFLICT,
-                )
-                .await;
-            }
+                }
+            };
+            return render_conversation(
+                &app,
+                &s,
+                &raw,
+                view,
+                Some(guard),
+                (&text, mode),
+                StatusCode::CONFLICT,
+            )
+            .await;
         }
     }
     match app
@@ -204,7 +209,7 @@ pub(super) async fn reply(
                 &raw,
                 view,
                 Some(flash),
-                &text,
+                (&text, mode),
                 StatusCode::BAD_REQUEST,
             )
             .await

@@ -141,7 +141,7 @@ pub fn reply_box(
     ctx: &Ctx,
     p: &ConversationPage,
     has_private: bool,
-    draft: &str,
+    (draft, mode): (&str, &str),
     read_only: bool,
     view: &str,
 ) -> Markup {
@@ -153,11 +153,11 @@ pub fn reply_box(
                 (ctx.csrf_field())
                 input type="hidden" name="seen" value=(p.detail.messages.last().map(|m| m.id.0).unwrap_or(0));
                 fieldset class="tabs" {
-                    label { input type="radio" name="mode" value="reply" checked; " " (ctx.t(T::Reply)) }
+                    label { input type="radio" name="mode" value="reply" checked[mode != "private" && mode != "note"]; " " (ctx.t(T::Reply)) }
                     @if has_private {
-                        label { input type="radio" name="mode" value="private"; " " (ctx.t(T::PrivateReply)) }
+                        label { input type="radio" name="mode" value="private" checked[mode == "private"]; " " (ctx.t(T::PrivateReply)) }
                     }
-                    label { input type="radio" name="mode" value="note"; " " (ctx.t(T::Note)) }
+                    label { input type="radio" name="mode" value="note" checked[mode == "note"]; " " (ctx.t(T::Note)) }
                 }
                 textarea name="text" rows="4" required placeholder=(ctx.t(T::ReplyPlaceholder))
                     aria-label=(ctx.t(T::Reply)) { (draft) }
