@@ -64,22 +64,29 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
-    let fail = |m: String| crate::cli::Failure {
-        code: 1,
-        message: m,
-    };
-    let tmp;
-    let dir = match &args.data {
-        Some(d) => d.clone(),
+fn fail(message: String) -> crate::cli::Failure {
+    crate::cli::Failure { code: 1, message }
+}
+
+/// The bench's data directory: the one given, or a temporary one (kept
+/// alive by the returned guard).
+fn data_dir(
+    given: Option<&PathBuf>,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), crate::cli::Failure> {
+    match given {
+        Some(d) => Ok((d.clone(), None)),
         None => {
-            tmp = tempfile::Builder::new()
+            let tmp = tempfile::Builder::new()
                 .prefix("atalaya-bench")
                 .tempdir()
                 .map_err(|e| fail(e.to_string()))?;
-            tmp.path().to_path_buf()
+            Ok((tmp.path().to_path_buf(), Some(tmp)))
         }
-    };
+    }
+}
+
+pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
+    let (dir, _tmp) = data_dir(args.data.as_ref())?;
     let metrics = Arc::new(Metrics::default());
     let store = Store::open(
         &dir,
@@ -146,7 +153,11 @@ pub async fn ingest(args: IngestArgs) -> Result<(), crate::cli::Failure> {
     lat.sort_unstable();
     let n = lat.len();
     let commits = metrics.commits.get().max(1);
-    let report = store.verify().map_err(|e| fail(e.to_string()))?;
+    let checker = store.clone();
+    let report = tokio::task::spawn_blocking(move || checker.verify())
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(e.to_string()))?;
     store.shutdown().await;
     println!(
         "bench ingest: {n} messages, {producers} producers x {} in flight, fsync on every commit",
@@ -207,21 +218,7 @@ pub struct InboxArgs {
 /// in-process through the router (no socket), with a signed-in admin.
 pub async fn inbox(args: InboxArgs) -> Result<(), crate::cli::Failure> {
     use tower::ServiceExt;
-    let fail = |m: String| crate::cli::Failure {
-        code: 1,
-        message: m,
-    };
-    let tmp;
-    let dir = match &args.data {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::Builder::new()
-                .prefix("atalaya-bench")
-                .tempdir()
-                .map_err(|e| fail(e.to_string()))?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let (dir, _tmp) = data_dir(args.data.as_ref())?;
     let clock: Arc<dyn crate::domain::Clock> = Arc::new(SystemClock);
     let store = Store::open(
         &dir,

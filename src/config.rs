@@ -512,14 +512,18 @@ impl Config {
                 ));
             }
         }
-        for c in &self.channel.webchat {
-            for o in &c.allowed_origins {
-                if normalize_origin(o).is_none() {
-                    return Err(invalid(
-                        "channel.webchat.allowed_origins",
-                        format!("{o:?}"),
-                        "origins like \"https://shop.example\" (scheme, host, optional port; no path)",
-                    ));
+        // Stored normalized, so a request's origin is compared as is.
+        for c in &mut self.channel.webchat {
+            for o in &mut c.allowed_origins {
+                match normalize_origin(o) {
+                    Some(n) => *o = n,
+                    None => {
+                        return Err(invalid(
+                            "channel.webchat.allowed_origins",
+                            format!("{o:?}"),
+                            "origins like \"https://shop.example\" (scheme, host, optional port; no path)",
+                        ));
+                    }
                 }
             }
         }
@@ -788,6 +792,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("allowed_origins") && e.contains("/path"), "{e}");
+        let c = load(
+            "[[channel.webchat]]\nname = \"w\"\nallowed_origins = [\"https://Shop.Example/\"]\n",
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.channel.webchat[0].allowed_origins,
+            ["https://shop.example"],
+            "stored normalized"
+        );
         let e = load(
             "[[channel.api]]\nname = \"a b\"\n",
             &[],

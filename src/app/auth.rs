@@ -14,6 +14,9 @@ enum TokenKind {
     Session,
 }
 
+/// Sign-in attempts per client address per minute (API and form alike).
+pub const LOGINS_PER_MINUTE: u32 = 10;
+
 /// Browser sessions live this long.
 pub const SESSION_TTL_MS: i64 = 7 * 86_400_000;
 
@@ -173,6 +176,13 @@ pub async fn ensure_first_admin(
 }
 
 impl App {
+    /// Whether one more sign-in attempt from `ip` fits in this minute; the
+    /// API and the sign-in form share the budget.
+    pub fn allow_login(&self, ip: std::net::IpAddr) -> bool {
+        self.rate
+            .allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, self.clock.now())
+    }
+
     /// Check credentials and hand out an API bearer token.
     pub async fn login(&self, email: &str, password: &str) -> Result<String, AppError> {
         let user = self.check_credentials(email, password).await?;

@@ -162,7 +162,7 @@ pub struct Candidate<'a> {
 }
 
 /// Lowercase, strip common Latin diacritics (precomposed or combining), collapse whitespace.
-fn norm(s: &str) -> String {
+pub(crate) fn norm(s: &str) -> String {
     let lower = s.chars().flat_map(char::to_lowercase);
     let folded: String = lower
         .filter(|c| !('\u{300}'..='\u{36f}').contains(c))

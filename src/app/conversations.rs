@@ -1,5 +1,6 @@
 //! Listing, reading, replying to and changing conversations.
 
+use super::canned::norm;
 use super::perm::{Perm, can_see};
 use super::{App, AppError, Caller};
 use crate::domain::*;
@@ -343,22 +344,6 @@ impl App {
     }
 }
 
-/// Fold case and Spanish accents for matching names.
-fn fold(s: &str) -> String {
-    s.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'á' | 'à' | 'ä' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ì' | 'ï' | 'î' => 'i',
-            'ó' | 'ò' | 'ö' | 'ô' => 'o',
-            'ú' | 'ù' | 'ü' | 'û' => 'u',
-            'ñ' => 'n',
-            c => c,
-        })
-        .collect()
-}
-
 /// Staff `@mentioned` in a note: `@marta`, `@marta.ruiz` (email's local
 /// part) or `@martaruiz` (the whole name); accents and case do not matter.
 pub fn mentioned(text: &str, users: &[User]) -> Vec<UserId> {
@@ -368,14 +353,14 @@ pub fn mentioned(text: &str, users: &[User]) -> Vec<UserId> {
             .chars()
             .take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
             .collect();
-        let token = fold(token.trim_end_matches(['.', '-', '_']));
+        let token = norm(token.trim_end_matches(['.', '-', '_']));
         if token.is_empty() {
             continue;
         }
         for u in users.iter().filter(|u| u.active && u.role != Role::Auditor) {
-            let local = fold(u.email.split('@').next().unwrap_or(""));
-            let first = fold(u.name.split_whitespace().next().unwrap_or(""));
-            let whole: String = fold(&u.name).split_whitespace().collect();
+            let local = norm(u.email.split('@').next().unwrap_or(""));
+            let first = norm(u.name.split_whitespace().next().unwrap_or(""));
+            let whole: String = norm(&u.name).split_whitespace().collect();
             if (token == local || token == first || token == whole) && !out.contains(&u.id) {
                 out.push(u.id);
             }

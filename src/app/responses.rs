@@ -24,6 +24,13 @@ fn may_manage(user: &User, c: &CannedResponse) -> bool {
     }
 }
 
+/// Shared responses and `user`'s own, by shortcut.
+fn usable_by(mut all: Vec<CannedResponse>, user: UserId) -> Vec<CannedResponse> {
+    all.retain(|c| c.owner.is_none() || c.owner == Some(user));
+    all.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
+    all
+}
+
 fn staff(caller: &Caller) -> Result<User, AppError> {
     let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
     if user.role == Role::Auditor || !user.active {
@@ -54,10 +61,8 @@ impl App {
     /// Shared responses and the caller's own, by shortcut.
     pub async fn canned_list(&self, caller: &Caller) -> Result<Vec<CannedResponse>, AppError> {
         let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
-        let mut all = self.store.read(|r| r.canned_all()).await?;
-        all.retain(|c| c.owner.is_none() || c.owner == Some(user.id));
-        all.sort_by(|a, b| a.shortcut.cmp(&b.shortcut));
-        Ok(all)
+        let all = self.store.read(|r| r.canned_all()).await?;
+        Ok(usable_by(all, user.id))
     }
 
     pub async fn canned_save(
@@ -171,6 +176,30 @@ impl App {
             .await?
     }
 
+    /// In one read: the conversation (checked against the caller), its
+    /// contact, and the canned responses the caller may use.
+    async fn canned_context(
+        &self,
+        caller: &Caller,
+        conv: ConversationId,
+    ) -> Result<(User, Conversation, Option<Contact>, Vec<CannedResponse>), AppError> {
+        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
+        let me = user.id;
+        let (c, contact, all) = self
+            .store
+            .read(move |r| {
+                let Some(c) = r.conversation(conv)? else {
+                    return Ok(None);
+                };
+                let contact = r.contact(c.contact)?;
+                Ok(Some((c, contact, r.canned_all()?)))
+            })
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no conversation {conv}")))?;
+        caller.check(super::perm::Perm::ViewConversation, Some(&c))?;
+        Ok((user, c, contact, usable_by(all, me)))
+    }
+
     /// Search (the `/shortcut` picker) and suggestions for a conversation,
     /// each rendered for it: `(response, rendered text or the error)`.
     pub async fn canned_for(
@@ -180,9 +209,7 @@ impl App {
         query: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(CannedResponse, Result<String, String>)>, AppError> {
-        let detail = self.conversation(caller, conv).await?;
-        let user = caller.user().cloned().ok_or(AppError::Unauthorized)?;
-        let all = self.canned_list(caller).await?;
+        let (user, c, contact, all) = self.canned_context(caller, conv).await?;
         let cands: Vec<Candidate<'_>> = all
             .iter()
             .map(|c| Candidate {
@@ -192,12 +219,11 @@ impl App {
                 tags: &c.tags,
             })
             .collect();
-        let c = &detail.view.conv;
         let picked = match query {
             Some(q) => canned::search(&cands, q, limit),
             None => canned::suggest(&cands, &c.tags, c.category.as_deref(), limit),
         };
-        let vars = self.canned_vars(&user, c, detail.view.contact.as_ref());
+        let vars = self.canned_vars(&user, &c, contact.as_ref());
         Ok(picked
             .into_iter()
             .map(|i| {
@@ -206,5 +232,21 @@ impl App {
                 (r, text)
             })
             .collect())
+    }
+
+    /// One canned response rendered for a conversation (None: not one the
+    /// caller may use).
+    pub async fn canned_render(
+        &self,
+        caller: &Caller,
+        conv: ConversationId,
+        id: u64,
+    ) -> Result<Option<Result<String, String>>, AppError> {
+        let (user, c, contact, all) = self.canned_context(caller, conv).await?;
+        let vars = self.canned_vars(&user, &c, contact.as_ref());
+        Ok(all
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| canned::render(&r.body, &vars).map_err(|e| e.to_string())))
     }
 }

@@ -16,9 +16,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Login attempts per client address per minute.
-const LOGINS_PER_MINUTE: u32 = 10;
-
 pub fn routes() -> Routes {
     use Access::*;
     Routes::default()
@@ -46,10 +43,7 @@ async fn login(
     ClientIp(ip): ClientIp,
     JsonBody(req): JsonBody<LoginReq>,
 ) -> Result<Json<Value>, WebError> {
-    if !app
-        .rate
-        .allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, app.clock.now())
-    {
+    if !app.allow_login(ip) {
         return Err(WebError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too many login attempts; wait a minute",

@@ -197,7 +197,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_key_has_two_distinct_non_empty_strings() {
+    fn every_key_has_both_languages() {
         for &k in T::ALL {
             let (es, en) = (t(Lang::Es, k), t(Lang::En, k));
             assert!(!es.is_empty() && !en.is_empty(), "{k:?}");

@@ -83,10 +83,7 @@ pub(super) async fn login_submit(
             StatusCode::FORBIDDEN,
         );
     }
-    if !app
-        .rate
-        .allow(&format!("login:{ip}"), LOGINS_PER_MINUTE, app.clock.now())
-    {
+    if !app.allow_login(ip) {
         return login_form(
             &app,
             &headers,

@@ -92,18 +92,11 @@ async fn insert_draft(
     ) else {
         return String::new();
     };
-    let found = app
-        .canned_for(
-            &Caller::Staff(s.user.clone()),
-            ConversationId(conv),
-            Some(""),
-            1000,
-        )
-        .await;
-    found
+    app.canned_render(&Caller::Staff(s.user.clone()), ConversationId(conv), cid)
+        .await
         .ok()
-        .and_then(|items| items.into_iter().find(|(c, _)| c.id == cid))
-        .and_then(|(_, t)| t.ok())
+        .flatten()
+        .and_then(Result::ok)
         .unwrap_or_default()
 }
 

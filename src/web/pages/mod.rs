@@ -30,9 +30,6 @@ mod inbox;
 pub(super) type Q = Query<HashMap<String, String>>;
 pub(super) type F = Form<HashMap<String, String>>;
 
-/// Logins per client address per minute (shared with the API's limit key).
-pub(super) const LOGINS_PER_MINUTE: u32 = 10;
-
 pub fn routes() -> Routes {
     use Access::*;
     Routes::default()
