@@ -235,6 +235,7 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         stop_rx.clone(),
         Some(app.outbox_wake.clone()),
     );
+    let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
         "https"
     } else {
@@ -256,6 +257,9 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(6), server).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), outbox).await;
+    for p in pollers {
+        let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+    }
     store.shutdown().await;
     tracing::info!("stopped");
     Ok(())

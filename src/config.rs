@@ -268,8 +268,7 @@ pub struct ChannelsConfig {
     pub api: Vec<ApiChannel>,
     pub webchat: Vec<WebchatChannel>,
     /// Kinds whose connectors come in later versions: accepted and reported.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub email: Vec<toml::Table>,
+    pub email: Vec<EmailChannel>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub telegram: Vec<toml::Table>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -291,6 +290,156 @@ pub struct ApiChannel {
     /// Where replies are POSTed (JSON, HMAC-SHA256 signed).
     pub webhook_url: Option<String>,
     pub webhook_secret: Option<Secret>,
+}
+
+/// How a mail connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailSecurity {
+    /// Implicit TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS (IMAP 143, submission 587).
+    Starttls,
+    /// No TLS at all: only for local test servers.
+    None,
+}
+
+/// What the poller does with a mail once it is stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterImport {
+    /// Leave it untouched (the cursor alone prevents re-import).
+    #[default]
+    Keep,
+    /// Set `\Seen`.
+    Seen,
+    /// Move it to `move_to`.
+    Move,
+}
+
+/// One mailbox: `[[channel.email]]` with `[channel.email.imap]` and
+/// `[channel.email.smtp]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChannel {
+    pub name: String,
+    /// The address customers write to; replies are sent from it.
+    pub address: String,
+    /// Other addresses that are ours (never answered automatically).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// How often to poll when the server has no IDLE (and the longest IDLE).
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: Dur,
+    /// Mail larger than this is quarantined without being downloaded.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Quote the customer's last message below a reply.
+    #[serde(default = "default_true")]
+    pub quote_history: bool,
+    /// Send an automatic acknowledgement to the first message of a new
+    /// conversation (never to automated mail, at most one per sender per
+    /// `auto_reply_window`).
+    #[serde(default)]
+    pub acknowledge: bool,
+    /// The acknowledgement's text; `{{conversation.id}}` and
+    /// `{{business.name}}` are filled in.
+    #[serde(default)]
+    pub acknowledge_text: Option<String>,
+    #[serde(default = "default_auto_reply_window")]
+    pub auto_reply_window: Dur,
+    pub imap: Option<ImapConfig>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: MailSecurity,
+    pub username: String,
+    pub password: Option<Secret>,
+    /// One folder (`folder`) or several (`folders`).
+    pub folder: Option<String>,
+    #[serde(default)]
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub after_import: AfterImport,
+    /// Folder for `after_import = "move"`.
+    pub move_to: Option<String>,
+    /// PEM file of an extra certificate authority to trust (a private CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "default_security")]
+    pub security: MailSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_security() -> MailSecurity {
+    MailSecurity::Tls
+}
+
+fn default_poll_interval() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+
+fn default_max_message_bytes() -> u64 {
+    25 << 20
+}
+
+fn default_auto_reply_window() -> Dur {
+    Dur(Duration::from_secs(86_400))
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ImapConfig {
+    /// The folders to poll (INBOX when none is named).
+    pub fn folder_list(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.folder.iter().chain(&self.folders).cloned().collect();
+        if v.is_empty() {
+            v.push("INBOX".into());
+        }
+        v.dedup();
+        v
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            MailSecurity::Tls => 993,
+            _ => 143,
+        })
+    }
+}
+
+impl SmtpConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            MailSecurity::Tls => 465,
+            MailSecurity::Starttls => 587,
+            MailSecurity::None => 25,
+        })
+    }
+}
+
+impl EmailChannel {
+    /// Whether `addr` is one of this mailbox's own addresses.
+    pub fn is_own(&self, addr: &str) -> bool {
+        let a = addr.trim();
+        a.eq_ignore_ascii_case(&self.address) || self.aliases.iter().any(|x| x.eq_ignore_ascii_case(a))
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -476,6 +625,12 @@ impl Config {
                     .iter()
                     .map(|c| ("webchat", c.name.clone())),
             )
+            .chain(
+                self.channel
+                    .email
+                    .iter()
+                    .map(|c| ("email", c.name.clone())),
+            )
             .chain(self.pending_channels());
         for (kind, name) in all_names {
             let key = format!("channel.{kind}.name");
@@ -512,6 +667,54 @@ impl Config {
                 ));
             }
         }
+        for c in &self.channel.email {
+            if !c.address.contains('@') || c.address.trim() != c.address {
+                return Err(invalid(
+                    "channel.email.address",
+                    format!("{:?}", c.address),
+                    "an email address like support@example.com",
+                ));
+            }
+            if c.imap.is_none() && c.smtp.is_none() {
+                return Err(invalid(
+                    "channel.email",
+                    &c.name,
+                    "an [channel.email.imap] and/or [channel.email.smtp] section",
+                ));
+            }
+            if c.poll_interval.0 < Duration::from_secs(1) {
+                return Err(invalid(
+                    "channel.email.poll_interval",
+                    c.poll_interval.to_string(),
+                    "at least 1s",
+                ));
+            }
+            if let Some(i) = &c.imap
+                && i.after_import == AfterImport::Move
+                && i.move_to.as_deref().is_none_or(|f| f.trim().is_empty())
+            {
+                return Err(invalid(
+                    "channel.email.imap.move_to",
+                    "(missing)",
+                    "a folder name when after_import = \"move\"",
+                ));
+            }
+            for f in [
+                c.imap.as_ref().and_then(|i| i.ca_file.as_ref()),
+                c.smtp.as_ref().and_then(|s| s.ca_file.as_ref()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !f.is_file() {
+                    return Err(invalid(
+                        "channel.email.ca_file",
+                        f.display().to_string(),
+                        "a readable PEM file",
+                    ));
+                }
+            }
+        }
         // Stored normalized, so a request's origin is compared as is.
         for c in &mut self.channel.webchat {
             for o in &mut c.allowed_origins {
@@ -533,8 +736,7 @@ impl Config {
     /// Configured channels of kinds this version cannot connect yet.
     pub fn pending_channels(&self) -> Vec<(&'static str, String)> {
         let c = &self.channel;
-        let kinds: [(&str, &Vec<toml::Table>); 6] = [
-            ("email", &c.email),
+        let kinds: [(&str, &Vec<toml::Table>); 5] = [
             ("telegram", &c.telegram),
             ("mastodon", &c.mastodon),
             ("x", &c.x),
@@ -567,6 +769,10 @@ impl Config {
 
     pub fn api_channel(&self, name: &str) -> Option<&ApiChannel> {
         self.channel.api.iter().find(|c| c.name == name)
+    }
+
+    pub fn email_channel(&self, name: &str) -> Option<&EmailChannel> {
+        self.channel.email.iter().find(|c| c.name == name)
     }
 
     pub fn webchat_channel(&self, name: &str) -> Option<&WebchatChannel> {
@@ -819,7 +1025,7 @@ mod tests {
         let f = dir.path().join("tok");
         std::fs::write(&f, "s3cret-token\n").unwrap();
         let text = format!(
-            "[[channel.api]]\nname = \"shop\"\ntoken_file = \"{}\"\nwebhook_secret = \"hush\"\n[[channel.email]]\nname = \"support\"\n[channel.email.imap]\npassword = \"imap-pass\"\n",
+            "[[channel.api]]\nname = \"shop\"\ntoken_file = \"{}\"\nwebhook_secret = \"hush\"\n[[channel.email]]\nname = \"support\"\naddress = \"support@example.test\"\n[channel.email.imap]\nhost = \"127.0.0.1\"\nusername = \"support\"\npassword = \"imap-pass\"\n[[channel.telegram]]\nname = \"tg\"\ntoken = \"tg-token\"\n",
             f.display()
         );
         let c = load(&text, &[], &Overrides::default()).unwrap();
@@ -827,11 +1033,18 @@ mod tests {
         assert_eq!(shop.token.as_ref().unwrap().expose(), "s3cret-token");
         let dump = c.to_masked_toml();
         assert!(
-            !dump.contains("s3cret") && !dump.contains("hush") && !dump.contains("imap-pass"),
+            !dump.contains("s3cret")
+                && !dump.contains("hush")
+                && !dump.contains("imap-pass")
+                && !dump.contains("tg-token"),
             "{dump}"
         );
         assert!(dump.contains("********"));
-        assert_eq!(c.pending_channels(), vec![("email", "support".to_string())]);
+        assert_eq!(c.pending_channels(), vec![("telegram", "tg".to_string())]);
+        let mail = c.email_channel("support").unwrap();
+        assert_eq!(mail.imap.as_ref().unwrap().folder_list(), vec!["INBOX"]);
+        assert_eq!(mail.imap.as_ref().unwrap().port(), 993);
+        assert!(mail.is_own("Support@Example.test"));
         assert!(!format!("{c:?}").contains("s3cret"));
     }
 

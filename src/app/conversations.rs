@@ -116,9 +116,29 @@ impl App {
             Some(ChannelKind::Api)
         } else if self.config.webchat_channel(name).is_some() {
             Some(ChannelKind::Webchat)
+        } else if self.config.email_channel(name).is_some() {
+            Some(ChannelKind::Email)
         } else {
             None
         }
+    }
+
+    /// Why replies on `channel` cannot be delivered now (they wait, parked),
+    /// or `None` when the outbox can send them.
+    pub fn cannot_send(&self, channel: &str) -> Option<String> {
+        if let Some(c) = self.config.api_channel(channel) {
+            return c
+                .webhook_url
+                .is_none()
+                .then(|| "no webhook_url is configured for this channel".into());
+        }
+        if let Some(c) = self.config.email_channel(channel) {
+            return c
+                .smtp
+                .is_none()
+                .then(|| "no [channel.email.smtp] is configured for this mailbox".into());
+        }
+        Some("the channel is no longer configured".into())
     }
 
     /// An agent's public reply, private reply or internal note. A reply is
@@ -170,10 +190,7 @@ impl App {
                 _ => {}
             }
         }
-        let has_webhook = self
-            .config
-            .api_channel(&conv.channel)
-            .is_some_and(|c| c.webhook_url.is_some());
+        let parked = self.cannot_send(&conv.channel);
         let outcome = self
             .store
             .write(move |tx| {
@@ -243,35 +260,9 @@ impl App {
                         )?;
                     }
                 } else {
-                    let outbox =
-                        (delivery == Some(Delivery::Queued)).then(|| OutboxId(tx.next_id()));
-                    if let Some(oid) = outbox {
-                        let item = OutboxItem {
-                            id: oid,
-                            message: message.id,
-                            conversation: id,
-                            channel: conv.channel.clone(),
-                            idempotency_key: format!(
-                                "atalaya-{}-{}",
-                                message.id,
-                                uuid::Uuid::new_v4().simple()
-                            ),
-                            state: if has_webhook {
-                                OutboxState::Pending
-                            } else {
-                                OutboxState::Parked
-                            },
-                            attempts: 0,
-                            next_attempt_at: now,
-                            last_error: if has_webhook {
-                                None
-                            } else {
-                                Some("no webhook_url is configured for this channel".into())
-                            },
-                            created_at: now,
-                        };
-                        tx.put_outbox(&item)?;
-                    }
+                    let outbox = (delivery == Some(Delivery::Queued))
+                        .then(|| queue_outbox(tx, &message, parked.clone()))
+                        .transpose()?;
                     tx.append_event(
                         actor,
                         EventKind::ReplyQueued {
@@ -635,4 +626,38 @@ impl App {
             names,
         })
     }
+}
+
+/// The outbox row for an outgoing message, in the caller's transaction:
+/// pending, or parked with `parked` as the reason when the channel cannot
+/// send now. Its idempotency key is fixed here, before the first attempt.
+pub(crate) fn queue_outbox(
+    tx: &mut crate::store::Tx<'_>,
+    message: &Message,
+    parked: Option<String>,
+) -> Result<OutboxId, crate::store::StoreError> {
+    let oid = OutboxId(tx.next_id());
+    let now = tx.now();
+    let item = OutboxItem {
+        id: oid,
+        message: message.id,
+        conversation: message.conversation,
+        channel: message.channel.clone(),
+        idempotency_key: format!(
+            "atalaya-{}-{}",
+            message.id,
+            uuid::Uuid::new_v4().simple()
+        ),
+        state: if parked.is_none() {
+            OutboxState::Pending
+        } else {
+            OutboxState::Parked
+        },
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: parked,
+        created_at: now,
+    };
+    tx.put_outbox(&item)?;
+    Ok(oid)
 }

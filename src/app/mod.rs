@@ -6,6 +6,7 @@ pub mod actions;
 pub mod auth;
 pub mod canned;
 pub mod conversations;
+pub mod email;
 pub mod inbound;
 pub mod perm;
 pub mod presence;

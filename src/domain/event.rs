@@ -148,6 +148,22 @@ pub enum EventKind {
         conversation: ConversationId,
         team: Option<TeamId>,
     },
+    /// A mail (or other inbound item) could not be stored as a message.
+    Quarantined {
+        id: u64,
+        channel: String,
+        reason: String,
+    },
+    /// An admin re-processed or dismissed a quarantined item.
+    QuarantineResolved {
+        id: u64,
+        outcome: String,
+    },
+    /// A channel connector's cursor moved (e.g. a mailbox's UIDVALIDITY changed).
+    CursorReset {
+        channel: String,
+        detail: String,
+    },
 }
 
 impl EventKind {

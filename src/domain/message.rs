@@ -205,3 +205,20 @@ pub struct OutboxItem {
     pub last_error: Option<String>,
     pub created_at: Ts,
 }
+
+/// An inbound item that could not become a message: kept with its raw bytes
+/// (when not too large) and a visible reason, re-processable by admins.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineItem {
+    pub id: u64,
+    pub channel: String,
+    /// Where it came from, e.g. `imap INBOX uid 42 (uidvalidity 7)`.
+    pub source: String,
+    pub reason: String,
+    pub size: u64,
+    /// The raw bytes, unless the item was too large to download.
+    pub raw: Option<Vec<u8>>,
+    pub created_at: Ts,
+    /// How an admin resolved it (`reprocessed: message 12`, `dismissed`).
+    pub resolved: Option<String>,
+}

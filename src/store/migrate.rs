@@ -7,6 +7,8 @@
 //!   the inbox views, and the `conversation_events` timeline index; the
 //!   migration counts the conversations and indexes the event log; sort
 //!   keys per assignee and team (rebuilt).
+//! * v4: connector cursors, the quarantine, the email Message-ID index and
+//!   the automatic-reply log (new empty tables).
 
 use super::StoreError;
 use super::codec::decode;
@@ -17,7 +19,7 @@ use crate::domain::{Actor, Conversation, EventKind, Ts};
 use redb::ReadableTable;
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Create or upgrade the schema; return the writer's counters.
 pub(super) fn prepare(db: &redb::Database, now: Ts) -> Result<Counters, StoreError> {

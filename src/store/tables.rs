@@ -48,6 +48,16 @@ pub const CANNED: TableDefinition<u64, Bytes> = TableDefinition::new("canned");
 /// Sort keys of conversations (schema v2): see `order_keys`.
 pub const CONV_ORDER: TableDefinition<&[u8], ()> = TableDefinition::new("conv_order");
 
+/// Connector cursors (schema v4): `channel \x1f what` -> encoded cursor.
+pub const CURSORS: TableDefinition<&str, Bytes> = TableDefinition::new("cursors");
+/// Quarantined inbound items (schema v4).
+pub const QUARANTINE: TableDefinition<u64, Bytes> = TableDefinition::new("quarantine");
+/// Email Message-ID (ours and the customers') -> message id (schema v4):
+/// threading on any referenced id, and matching bounces to replies.
+pub const MAIL_IDS: TableDefinition<&str, u64> = TableDefinition::new("mail_ids");
+/// `channel \x1f sender` -> time (ms) of the last automatic reply (schema v4).
+pub const AUTO_REPLIES: TableDefinition<&str, i64> = TableDefinition::new("auto_replies");
+
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// Join parts of a string key with the unit separator.

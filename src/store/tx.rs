@@ -297,6 +297,39 @@ macro_rules! getters {
             pub fn conversation_count(&self) -> R<u64> {
                 Ok(self.conversations.len()?)
             }
+            /// A connector's saved cursor (decoded by its owner).
+            pub fn cursor<T: DeserializeOwned>(&self, key: &str) -> R<Option<T>> {
+                match self.cursors.get(key)? {
+                    Some(v) => Ok(Some(decode(v.value())?)),
+                    None => Ok(None),
+                }
+            }
+            pub fn quarantine_item(&self, id: u64) -> R<Option<QuarantineItem>> {
+                get_val(&self.quarantine, id)
+            }
+            /// Newest first; unresolved only unless `all`.
+            pub fn quarantine_list(&self, all: bool, limit: usize) -> R<Vec<QuarantineItem>> {
+                let mut out = Vec::new();
+                for row in self.quarantine.iter()?.rev() {
+                    let (_, v) = row?;
+                    let item: QuarantineItem = decode(v.value())?;
+                    if all || item.resolved.is_none() {
+                        out.push(item);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            /// The message with this email Message-ID (without brackets).
+            pub fn mail_id(&self, message_id: &str) -> R<Option<MessageId>> {
+                Ok(get_str(&self.mail_ids, message_id)?.map(MessageId))
+            }
+            /// When we last answered `sender` automatically on `channel`.
+            pub fn last_auto_reply(&self, channel: &str, sender: &str) -> R<Option<Ts>> {
+                Ok(self.auto_replies.get(skey(channel, sender).as_str())?.map(|v| Ts(v.value())))
+            }
             pub fn message_count(&self) -> R<u64> {
                 Ok(self.messages.len()?)
             }
@@ -364,6 +397,10 @@ tables!(
     canned: CANNED<u64, Bytes>,
     mentions: MENTIONS<(u64, u64), u64>,
     prefs: PREFS<u64, Bytes>,
+    cursors: CURSORS<&'static str, Bytes>,
+    quarantine: QUARANTINE<u64, Bytes>,
+    mail_ids: MAIL_IDS<&'static str, u64>,
+    auto_replies: AUTO_REPLIES<&'static str, i64>,
 );
 
 getters!(Tx<'a>);
@@ -541,6 +578,25 @@ impl Tx<'_> {
     }
 
     /// Rebuild every sort key from the conversations (migration).
+    pub fn put_cursor<T: Serialize>(&mut self, key: &str, v: &T) -> R<()> {
+        self.cursors.insert(key, encode(v).as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_quarantine(&mut self, item: &QuarantineItem) -> R<()> {
+        put(&mut self.quarantine, item.id, item)
+    }
+
+    pub fn put_mail_id(&mut self, message_id: &str, m: MessageId) -> R<()> {
+        self.mail_ids.insert(message_id, m.0)?;
+        Ok(())
+    }
+
+    pub fn set_last_auto_reply(&mut self, channel: &str, sender: &str, at: Ts) -> R<()> {
+        self.auto_replies.insert(skey(channel, sender).as_str(), at.0)?;
+        Ok(())
+    }
+
     pub(super) fn rebuild_order(&mut self) -> R<()> {
         self.conv_order.retain(|_, _| false)?;
         for c in self.all_conversations()? {

@@ -1,0 +1,1 @@
+//! Importers: mbox files and Maildir folders (see `atalaya import`).
