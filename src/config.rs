@@ -438,7 +438,8 @@ impl EmailChannel {
     /// Whether `addr` is one of this mailbox's own addresses.
     pub fn is_own(&self, addr: &str) -> bool {
         let a = addr.trim();
-        a.eq_ignore_ascii_case(&self.address) || self.aliases.iter().any(|x| x.eq_ignore_ascii_case(a))
+        a.eq_ignore_ascii_case(&self.address)
+            || self.aliases.iter().any(|x| x.eq_ignore_ascii_case(a))
     }
 }
 
@@ -625,12 +626,7 @@ impl Config {
                     .iter()
                     .map(|c| ("webchat", c.name.clone())),
             )
-            .chain(
-                self.channel
-                    .email
-                    .iter()
-                    .map(|c| ("email", c.name.clone())),
-            )
+            .chain(self.channel.email.iter().map(|c| ("email", c.name.clone())))
             .chain(self.pending_channels());
         for (kind, name) in all_names {
             let key = format!("channel.{kind}.name");

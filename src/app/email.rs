@@ -26,6 +26,9 @@ pub struct RawMail {
     pub size: u64,
     /// `None` when it was too large to download.
     pub raw: Option<Vec<u8>>,
+    /// The header block alone, fetched for mail too large to download: the
+    /// quarantine then shows who sent it and recognizes it when listed again.
+    pub headers: Option<Vec<u8>>,
 }
 
 /// A connector's position, saved with the mail it covers.
@@ -44,8 +47,13 @@ pub enum MailCursor {
 pub enum MailOutcome {
     Stored(IngestOutcome),
     /// A delivery report; `matched` is the reply it marked failed (or delayed).
-    Bounce { matched: Option<MessageId> },
-    Quarantined { id: u64, reason: String },
+    Bounce {
+        matched: Option<MessageId>,
+    },
+    Quarantined {
+        id: u64,
+        reason: String,
+    },
 }
 
 /// A mail after the work that happens outside the writer.
@@ -64,6 +72,8 @@ pub enum PreparedMail {
         size: u64,
         raw: Option<Vec<u8>>,
         reason: String,
+        /// What identifies the item across re-listings (its Message-ID).
+        key: Option<String>,
     },
 }
 
@@ -99,21 +109,40 @@ impl App {
     /// Parse, check and sanitize one mail and write its attachments; no
     /// store access. Never fails: what cannot be stored is quarantined.
     pub fn prepare_mail(&self, ch: &EmailChannel, mail: RawMail) -> PreparedMail {
-        let RawMail { source, size, raw } = mail;
+        let RawMail {
+            source,
+            size,
+            raw,
+            headers,
+        } = mail;
         let quarantine = |raw: Option<Vec<u8>>, reason: String| PreparedMail::Quarantine {
             source: source.clone(),
             size,
             raw,
             reason,
+            key: None,
         };
         let Some(raw) = raw else {
-            return quarantine(
-                None,
-                format!(
-                    "too large: {size} bytes (limit {}); not downloaded",
-                    ch.max_message_bytes
-                ),
+            let head = headers.and_then(|h| mime::parse(&h, 1 << 20).ok());
+            let mut reason = format!(
+                "too large: {size} bytes (limit {}); not downloaded",
+                ch.max_message_bytes
             );
+            if let Some(h) = &head {
+                if let Some((from, _)) = &h.from {
+                    reason.push_str(&format!("; from {from}"));
+                }
+                if let Some(subject) = &h.subject {
+                    reason.push_str(&format!("; subject {subject:?}"));
+                }
+            }
+            return PreparedMail::Quarantine {
+                source,
+                size,
+                raw: None,
+                reason,
+                key: head.and_then(|h| h.message_id),
+            };
         };
         let parsed = match mime::parse(&raw, ch.max_message_bytes as usize) {
             Ok(p) => p,
@@ -216,6 +245,102 @@ impl App {
             .ok_or_else(|| AppError::Unavailable("empty batch result".into()))
     }
 
+    /// Quarantined items, newest first (admins).
+    pub async fn quarantine(
+        &self,
+        caller: &super::Caller,
+        all: bool,
+    ) -> Result<Vec<QuarantineItem>, AppError> {
+        caller.check(super::perm::Perm::ManageChannels, None)?;
+        Ok(self
+            .store
+            .read(move |r| r.quarantine_list(all, 500))
+            .await?)
+    }
+
+    /// One quarantined item with its raw bytes (admins).
+    pub async fn quarantine_item(
+        &self,
+        caller: &super::Caller,
+        id: u64,
+    ) -> Result<QuarantineItem, AppError> {
+        caller.check(super::perm::Perm::ManageChannels, None)?;
+        self.store
+            .read(move |r| r.quarantine_item(id))
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no quarantined item {id}")))
+    }
+
+    /// Try a quarantined mail again (after a limit was raised or the parser
+    /// improved), or dismiss it. Either way the item keeps its bytes and
+    /// records what happened.
+    pub async fn quarantine_resolve(
+        &self,
+        caller: &super::Caller,
+        id: u64,
+        reprocess: bool,
+    ) -> Result<String, AppError> {
+        let item = self.quarantine_item(caller, id).await?;
+        if item.resolved.is_some() {
+            return Err(AppError::Conflict(format!("item {id} is already resolved")));
+        }
+        let outcome = if !reprocess {
+            "dismissed".to_string()
+        } else {
+            let ch = self
+                .config
+                .email_channel(&item.channel)
+                .cloned()
+                .ok_or_else(|| {
+                    AppError::Conflict(format!("mailbox {} is no longer configured", item.channel))
+                })?;
+            let Some(raw) = item.raw.clone() else {
+                return Err(AppError::Conflict(
+                    "this item was too large to download; raise max_message_bytes and the poller fetches it again only if the cursor is reset".into(),
+                ));
+            };
+            let mail = RawMail {
+                source: item.source.clone(),
+                size: raw.len() as u64,
+                raw: Some(raw),
+                headers: None,
+            };
+            let app_ch = ch.clone();
+            let prepared = self.prepare_mail(&app_ch, mail);
+            if let PreparedMail::Quarantine { reason, .. } = &prepared {
+                return Err(AppError::Invalid(format!(
+                    "still cannot be stored: {reason}"
+                )));
+            }
+            let mut out = self
+                .store_mail_batch(&ch.name, vec![prepared], None)
+                .await?;
+            match out.pop() {
+                Some(MailOutcome::Stored(o)) => {
+                    format!("reprocessed: conversation {}", o.conversation)
+                }
+                Some(MailOutcome::Bounce { .. }) => "reprocessed: delivery report".into(),
+                _ => "reprocessed".into(),
+            }
+        };
+        let by = caller.user().map(|u| u.id);
+        let text = outcome.clone();
+        self.store
+            .write(move |tx| {
+                if let Some(mut it) = tx.quarantine_item(id)? {
+                    it.resolved = Some(text.clone());
+                    tx.put_quarantine(&it)?;
+                    tx.append_event(
+                        by.map(Actor::User).unwrap_or(Actor::System),
+                        EventKind::QuarantineResolved { id, outcome: text },
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(outcome)
+    }
+
     /// A saved connector cursor.
     pub async fn mail_cursor(&self, key: &str) -> Result<MailCursor, AppError> {
         let key = key.to_string();
@@ -247,7 +372,11 @@ fn store_one(
             size,
             raw,
             reason,
-        } => quarantine(tx, &ch.name, source, size, raw, reason),
+            key,
+        } => {
+            let key = key.unwrap_or(source.clone());
+            quarantine(tx, &ch.name, source, size, raw, reason, Some(key))
+        }
         PreparedMail::Bounce {
             parsed,
             raw,
@@ -261,7 +390,7 @@ fn store_one(
             let Some(mid) = matched.filter(|_| !ch.name.is_empty()) else {
                 let size = raw.len() as u64;
                 let reason = "a delivery report for a message Atalaya did not send".to_string();
-                return quarantine(tx, &ch.name, source, size, Some(raw), reason);
+                return quarantine(tx, &ch.name, source, size, Some(raw), reason, None);
             };
             if let Some(mut msg) = tx.message(mid)?
                 && msg.direction == Direction::Out
@@ -297,7 +426,11 @@ fn store_one(
         PreparedMail::Message { mut msg, parsed } => {
             // A reply that references any mail we know (ours included) joins
             // that mail's conversation, whatever its References root says.
-            for id in parsed.in_reply_to.iter().chain(parsed.references.iter().rev()) {
+            for id in parsed
+                .in_reply_to
+                .iter()
+                .chain(parsed.references.iter().rev())
+            {
                 if let Some(known) = tx.mail_id(id)?
                     && let Some(km) = tx.message(known)?
                     && let Some(conv) = tx.conversation(km.conversation)?
@@ -307,7 +440,11 @@ fn store_one(
                     break;
                 }
             }
-            let sender = parsed.from.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+            let sender = parsed
+                .from
+                .as_ref()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
             let outcome = ingest::apply(tx, *msg, rules)?;
             if !outcome.duplicate {
                 if let Some(id) = &parsed.message_id {
@@ -338,13 +475,15 @@ fn quarantine(
     size: u64,
     raw: Option<Vec<u8>>,
     reason: String,
+    key: Option<String>,
 ) -> Result<MailOutcome, StoreError> {
-    // The same bytes quarantined twice (a re-fetch after a crash) are one item.
-    let digest = raw.as_ref().map(|r| hex::encode(Sha256::digest(r)));
-    let dedupe = cursor_key(
-        channel,
-        &format!("quarantine:{}", digest.as_deref().unwrap_or(&source)),
-    );
+    // The same bytes (or the same too-large mail) quarantined twice — a
+    // re-fetch after a crash or a UIDVALIDITY change — are one item.
+    let key = match &raw {
+        Some(r) => hex::encode(Sha256::digest(r)),
+        None => key.unwrap_or_else(|| source.clone()),
+    };
+    let dedupe = cursor_key(channel, &format!("quarantine:{key}"));
     if let Some(id) = tx.cursor::<u64>(&dedupe)? {
         return Ok(MailOutcome::Quarantined { id, reason });
     }

@@ -23,6 +23,8 @@ pub enum Perm {
     ManageUsers,
     /// Create teams, set membership, hand conversations to teams.
     ManageTeams,
+    /// Channel administration: the quarantine (view, re-process, dismiss).
+    ManageChannels,
 }
 
 impl Caller {
@@ -64,7 +66,10 @@ impl Caller {
                             deny("manage teams without the admin or supervisor role")
                         }
                     }
-                    Perm::PostInbound | Perm::ManageUsers | Perm::ViewWorkers => {
+                    Perm::PostInbound
+                    | Perm::ManageUsers
+                    | Perm::ViewWorkers
+                    | Perm::ManageChannels => {
                         if u.role == Role::Admin {
                             Ok(())
                         } else {

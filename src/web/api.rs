@@ -29,6 +29,12 @@ pub fn routes() -> Routes {
         .post("/conversations/{id}/tags", Bearer, tags)
         .post("/conversations/{id}/priority", Bearer, priority)
         .get("/admin/workers", Bearer, workers)
+        .get("/admin/quarantine", Bearer, quarantine)
+        .post(
+            "/admin/quarantine/{id}/{action}",
+            Bearer,
+            quarantine_resolve,
+        )
         .map(|r| r.fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") }))
 }
 
@@ -349,4 +355,36 @@ async fn priority(
     Ok(Json(
         json!({ "id": c.id.0, "priority": c.priority.as_str(), "score": c.score }),
     ))
+}
+
+/// `GET /api/v1/admin/quarantine`: mail that could not be stored (admins).
+async fn quarantine(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<Json<Value>, WebError> {
+    let items = app.quarantine(&caller, true).await?;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|q| {
+            json!({"id": q.id, "channel": q.channel, "source": q.source, "reason": q.reason,
+                   "size": q.size, "has_raw": q.raw.is_some(), "created_at": q.created_at.rfc3339(),
+                   "resolved": q.resolved})
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /api/v1/admin/quarantine/{id}/reprocess|dismiss`.
+async fn quarantine_resolve(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, action)): Path<(u64, String)>,
+) -> Result<Json<Value>, WebError> {
+    let reprocess = match action.as_str() {
+        "reprocess" => true,
+        "dismiss" => false,
+        _ => return Err(WebError::new(StatusCode::NOT_FOUND, "no such action")),
+    };
+    let outcome = app.quarantine_resolve(&caller, id, reprocess).await?;
+    Ok(Json(json!({ "id": id, "outcome": outcome })))
 }

@@ -174,6 +174,15 @@ catalog! {
     Members => "Miembros", "Members";
     AddMember => "Añadir", "Add";
     NoTeams => "Aún no hay equipos. Crea uno para repartir el trabajo.", "No teams yet. Create one to share out the work.";
+    Quarantine => "Cuarentena", "Quarantine";
+    QuarantineEmpty => "Nada en cuarentena: todo el correo recibido se ha podido guardar.", "Nothing in quarantine: every mail received could be stored.";
+    QuarantineHelp => "Correo que no se pudo guardar como mensaje. Se conserva tal cual; puede volver a procesarse o descartarse.", "Mail that could not be stored as a message. It is kept as received; process it again or dismiss it.";
+    Source => "Origen", "Source";
+    Size => "Tamaño", "Size";
+    Reprocess => "Procesar de nuevo", "Process again";
+    Dismiss => "Descartar", "Dismiss";
+    DownloadRaw => "Descargar .eml", "Download .eml";
+    Resolved => "Resuelto", "Resolved";
     SentToTeam => "pasó al equipo", "handed to team";
     Workers => "Procesos", "Workers";
     State => "Estado", "State";

@@ -161,7 +161,12 @@ pub fn spawn<W: Worker>(
             if *shutdown.borrow() {
                 break;
             }
-            let result = AssertUnwindSafe(worker.step()).catch_unwind().await;
+            // A long step (an IMAP IDLE) ends at shutdown; steps keep their
+            // state in the store, so stopping one midway is safe.
+            let result = tokio::select! {
+                r = AssertUnwindSafe(worker.step()).catch_unwind() => r,
+                _ = shutdown.changed() => break,
+            };
             let pause = match result {
                 Ok(Ok(Step::Busy)) => {
                     failures = 0;

@@ -7,7 +7,9 @@
 
 use super::{Step, Worker, backoff};
 use crate::app::App;
+use crate::channels::email::smtp;
 use crate::channels::{SendResult, api};
+use crate::config::EmailChannel;
 use crate::domain::*;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,15 +33,14 @@ impl OutboxWorker {
 
     /// Deliver one row; returns after its result is recorded.
     async fn attempt(&self, item: OutboxItem) -> Result<(), String> {
-        let Some(ch) = self.app.config.api_channel(&item.channel).cloned() else {
-            return self.park(item, "the channel is no longer configured").await;
-        };
-        let Some(url) = ch.webhook_url.clone() else {
-            return self
-                .park(item, "no webhook_url is configured for this channel")
-                .await;
-        };
+        if let Some(why) = self.app.cannot_send(&item.channel) {
+            return self.park(item, &why).await;
+        }
+        let email = self.app.config.email_channel(&item.channel).cloned();
+        // Our Message-ID, fixed by the row's idempotency key: the same on every try.
+        let mail_id = email.as_ref().map(|c| email_message_id(&item, &c.address));
         let id = item.id;
+        let claim_mail_id = mail_id.clone();
         let claimed = self
             .app
             .store
@@ -53,6 +54,9 @@ impl OutboxWorker {
                 it.state = OutboxState::InFlight;
                 it.attempts += 1;
                 tx.put_outbox(&it)?;
+                if let Some(mid) = &claim_mail_id {
+                    tx.put_mail_id(mid, it.message)?;
+                }
                 tx.append_event(
                     Actor::Channel(it.channel.clone()),
                     EventKind::DeliveryAttempted {
@@ -68,25 +72,27 @@ impl OutboxWorker {
                     Some(c) => tx.identity(c.identity)?,
                     None => None,
                 };
-                let last_in = match &conv {
-                    Some(c) => {
-                        let mut last = None;
-                        for m in tx.conversation_messages(c.id)? {
-                            if m.direction == Direction::In {
-                                last = m.external_id;
-                            }
+                let mut last_in = None;
+                if let Some(c) = &conv {
+                    for m in tx.conversation_messages(c.id)? {
+                        if m.direction == Direction::In && m.id < it.message {
+                            last_in = Some(m);
                         }
-                        last
                     }
-                    None => None,
+                }
+                let reply_to = match &conv {
+                    Some(c) if claim_mail_id.is_some() => {
+                        tx.cursor::<String>(&crate::app::email::reply_to_key(c.id))?
+                    }
+                    _ => None,
                 };
-                Ok(Some((it, msg, conv, ident, last_in)))
+                Ok(Some((it, msg, conv, ident, (last_in, reply_to))))
             })
             .await
             .map_err(|e| e.to_string())?;
         let (item, msg, conv, ident, last_in) = match claimed {
             None => return Ok(()),
-            Some((item, Some(m), Some(c), Some(i), last_in)) => (item, m, c, i, last_in),
+            Some((item, Some(m), Some(c), Some(i), extra)) => (item, m, c, i, extra),
             Some((item, ..)) => {
                 let lost = SendResult::Permanent("the reply or its conversation is missing".into());
                 return self.record(item, lost).await;
@@ -95,6 +101,28 @@ impl OutboxWorker {
         if item.attempts > 1 {
             self.app.metrics.delivery_retries.inc();
         }
+        let (last_in, reply_to) = last_in;
+        if let (Some(ch), Some(mid)) = (&email, mail_id) {
+            let Some(smtp) = &ch.smtp else {
+                return self.park(item, "no SMTP server is configured").await;
+            };
+            let out = self.email_for(ch, &conv, &ident, &msg, last_in.as_ref(), reply_to, mid);
+            let result = match smtp::build(&out) {
+                Ok(mail) => smtp::send(smtp, &mail, self.app.config.outbox.timeout.0).await,
+                Err(e) => SendResult::Permanent(e),
+            };
+            return self.record(item, result).await;
+        }
+        let Some(url) = self
+            .app
+            .config
+            .api_channel(&item.channel)
+            .and_then(|c| c.webhook_url.clone())
+        else {
+            return self.park(item, "the channel cannot send").await;
+        };
+        let ch = self.app.config.api_channel(&item.channel).cloned();
+        let last_in = last_in.and_then(|m| m.external_id);
         let payload = api::WebhookPayload {
             event: "message.created",
             idempotency_key: item.idempotency_key.clone(),
@@ -112,7 +140,9 @@ impl OutboxWorker {
             author: msg.author_name.clone(),
             sent_at: msg.sent_at.rfc3339(),
         };
-        let secret = ch.webhook_secret.as_ref().map(|s| s.expose().to_string());
+        let secret = ch
+            .and_then(|c| c.webhook_secret)
+            .map(|s| s.expose().to_string());
         let timeout = self.app.config.outbox.timeout.0;
         let now_unix = self.app.clock.now().0 / 1000;
         let result = api::deliver(
@@ -125,6 +155,57 @@ impl OutboxWorker {
         )
         .await;
         self.record(item, result).await
+    }
+
+    /// The mail for one reply: threading headers, sender name, quote.
+    #[allow(clippy::too_many_arguments)]
+    fn email_for(
+        &self,
+        ch: &EmailChannel,
+        conv: &Conversation,
+        ident: &Identity,
+        msg: &Message,
+        last_in: Option<&Message>,
+        reply_to: Option<String>,
+        message_id: String,
+    ) -> smtp::OutgoingMail {
+        let business = &self.app.config.business.name;
+        let automatic = msg.author == Author::System;
+        let from_name = if automatic {
+            business.clone()
+        } else {
+            format!("{} via {business}", msg.author_name)
+        };
+        // Real Message-IDs only (not our `sha256:` stand-ins for mail without one).
+        let real =
+            |id: &str| (id.contains('@') && !id.starts_with("sha256:")).then(|| id.to_string());
+        let parent = last_in.and_then(|m| m.external_id.as_deref().and_then(real));
+        let mut references: Vec<String> = real(&conv.thread_key).into_iter().collect();
+        if let Some(p) = &parent
+            && !references.contains(p)
+        {
+            references.push(p.clone());
+        }
+        let quote = last_in.filter(|_| ch.quote_history && !automatic).map(|m| {
+            let when = m.sent_at.rfc3339();
+            (
+                format!("On {when}, {} wrote:", m.author_name),
+                m.text.clone(),
+            )
+        });
+        smtp::OutgoingMail {
+            from_name,
+            from_addr: ch.address.clone(),
+            to_addr: reply_to.unwrap_or_else(|| ident.handle.clone()),
+            to_name: ident.display_name.clone(),
+            subject: smtp::reply_subject(conv.subject.as_deref()),
+            text: msg.text.clone(),
+            message_id,
+            in_reply_to: parent,
+            references,
+            automatic,
+            quote,
+        }
     }
 
     async fn park(&self, item: OutboxItem, why: &str) -> Result<(), String> {
@@ -236,14 +317,16 @@ impl Worker for OutboxWorker {
             .map_err(|e| e.to_string())?;
         let mut next_due: Option<Ts> = None;
         let mut due = Vec::new();
+        // Replies of one conversation go out in order: only the oldest open
+        // row of each conversation is considered.
+        let mut seen = std::collections::HashSet::new();
         for item in open {
-            let webhook_now = self
-                .app
-                .config
-                .api_channel(&item.channel)
-                .is_some_and(|c| c.webhook_url.is_some());
+            if !seen.insert(item.conversation) {
+                continue;
+            }
+            let sendable = self.app.cannot_send(&item.channel).is_none();
             let ready = match item.state {
-                OutboxState::Parked => webhook_now,
+                OutboxState::Parked => sendable,
                 OutboxState::Pending | OutboxState::InFlight => true,
                 OutboxState::Done | OutboxState::Failed => false,
             };
@@ -276,4 +359,14 @@ impl Worker for OutboxWorker {
             None => Ok(Step::Busy),
         }
     }
+}
+
+/// Our Message-ID for an outbox row (without brackets): the idempotency key
+/// at the mailbox's domain.
+pub fn email_message_id(item: &OutboxItem, address: &str) -> String {
+    let domain = address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("atalaya.invalid");
+    format!("{}@{domain}", item.idempotency_key)
 }

@@ -5,6 +5,7 @@
 //! unused items are allowed.
 #![allow(dead_code)]
 
+pub mod peers;
 pub mod webdriver;
 
 use std::fs::{File, OpenOptions};

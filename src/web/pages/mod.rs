@@ -26,6 +26,7 @@ mod canned;
 mod conversation;
 mod events;
 mod inbox;
+mod mail;
 
 pub(super) type Q = Query<HashMap<String, String>>;
 pub(super) type F = Form<HashMap<String, String>>;
@@ -41,6 +42,14 @@ pub fn routes() -> Routes {
         .post("/account/password", Session, auth::password_submit)
         .get("/account/prefs", Session, auth::prefs_page)
         .get("/admin/status", Session, auth::status_page)
+        .get("/admin/quarantine", Session, mail::quarantine_page)
+        .get("/admin/quarantine/{id}/raw", Session, mail::quarantine_raw)
+        .post("/admin/quarantine/{id}/{action}", Session, mail::quarantine_resolve)
+        .get(
+            "/conversations/{id}/attachments/{sha}",
+            Session,
+            mail::attachment,
+        )
         .get("/admin/teams", Session, auth::teams_page)
         .post("/admin/teams", Session, auth::team_create)
         .post("/admin/teams/{id}/members", Session, auth::team_members)

@@ -130,6 +130,18 @@ fn message(ctx: &Ctx, m: &Message) -> Markup {
                     @for line in m.text.lines() { (line) br; }
                 }
             }
+            @if !m.attachments.is_empty() {
+                ul class="attachments" {
+                    @for a in &m.attachments {
+                        li {
+                            @if let Some(sha) = &a.sha256 {
+                                a href=(format!("/conversations/{}/attachments/{sha}", m.conversation)) download { "📎 " (a.filename) }
+                            } @else { "📎 " (a.filename) }
+                            " " small class="muted" { (a.content_type) ", " (a.size / 1024 + 1) " KB" }
+                        }
+                    }
+                }
+            }
             @if let Some(d) = &m.delivery_detail {
                 @if m.delivery == Some(Delivery::Failed) { p class="flash error" { (d) } }
             }
