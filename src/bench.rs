@@ -379,3 +379,443 @@ pub async fn inbox(args: InboxArgs) -> Result<(), crate::cli::Failure> {
     store.shutdown().await;
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct ImportBenchArgs {
+    /// Mails to generate into the Maildir.
+    #[arg(long, default_value_t = 50_000)]
+    pub mails: usize,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Mails per transaction.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Chunks prepared in parallel (default: one per core, at least 2).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Work here instead of a temporary directory (Maildir in `maildir/`,
+    /// store in `data/`); an existing Maildir is reused.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// SplitMix64: the bench's own small deterministic generator.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// True with probability `pm` per mille.
+    fn pm(&mut self, pm: u64) -> bool {
+        self.next() % 1000 < pm
+    }
+}
+
+/// Quoted-printable (RFC 2045), soft breaks before 76 columns.
+fn quoted_printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3 / 2);
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut col = 0;
+        for (j, &b) in line.iter().enumerate() {
+            let last = j + 1 == line.len();
+            let lit = (b.is_ascii_graphic() && b != b'=') || (b == b' ' && !last);
+            let piece = if lit {
+                (b as char).to_string()
+            } else {
+                format!("={b:02X}")
+            };
+            if col + piece.len() > 75 {
+                out.push_str("=\n");
+                col = 0;
+            }
+            col += piece.len();
+            out.push_str(&piece);
+        }
+    }
+    out
+}
+
+fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::with_capacity(b.len() + b.len() / 76 + 1);
+    for (i, c) in b.as_bytes().chunks(76).enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(std::str::from_utf8(c).unwrap_or(""));
+    }
+    out
+}
+
+/// ISO-8859-1 bytes of `s` (`?` for what it cannot hold).
+fn latin1(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
+/// A header value: as is when ASCII, else RFC 2047 encoded words in
+/// `charset` (UTF-8 base64 or ISO-8859-1 Q), folded.
+fn header_words(s: &str, latin: bool) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
+    let mut words = Vec::new();
+    let mut part = String::new();
+    let flush = |part: &mut String, words: &mut Vec<String>| {
+        if part.is_empty() {
+            return;
+        }
+        if latin {
+            let q: String = latin1(part)
+                .iter()
+                .map(|&b| match b {
+                    b' ' => "_".to_string(),
+                    b if b.is_ascii_alphanumeric() => (b as char).to_string(),
+                    b => format!("={b:02X}"),
+                })
+                .collect();
+            words.push(format!("=?ISO-8859-1?Q?{q}?="));
+        } else {
+            use base64::Engine;
+            let b = base64::engine::general_purpose::STANDARD.encode(part.as_bytes());
+            words.push(format!("=?UTF-8?B?{b}?="));
+        }
+        part.clear();
+    };
+    for c in s.chars() {
+        part.push(c);
+        if part.len() >= if latin { 14 } else { 40 } {
+            flush(&mut part, &mut words);
+        }
+    }
+    flush(&mut part, &mut words);
+    words.join("\n ")
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Generates realistic customer mail from the seeded corpus: threads with
+/// In-Reply-To/References, Spanish and English, UTF-8, ISO-8859-1 and
+/// windows-1252 bodies (8bit, quoted-printable, base64), multipart/
+/// alternative with HTML, and a few small attachments.
+pub struct MailGen {
+    corpus: Corpus,
+    rng: Mix,
+    seed: u64,
+    n: u64,
+    /// (corpus thread key, root Message-ID, References so far).
+    thread: Option<(String, Vec<String>)>,
+}
+
+impl MailGen {
+    pub fn new(seed: u64) -> MailGen {
+        let end = Ts::from_jiff(jiff::Timestamp::now()).0;
+        MailGen {
+            corpus: Corpus::new(seed, end),
+            rng: Mix(seed ^ 0x1A7A_1A7A),
+            seed,
+            n: 0,
+            thread: None,
+        }
+    }
+
+    /// The next mail's raw bytes.
+    pub fn next_mail(&mut self) -> Vec<u8> {
+        let m = loop {
+            let m = self.corpus.next_message();
+            if m.email.is_some() {
+                break m;
+            }
+        };
+        self.n += 1;
+        let r = &mut self.rng;
+        let email = m.email.clone().unwrap_or_default();
+        let id = format!("{}.{}@bench.mail.example", m.external_id, self.seed);
+        let refs = match &mut self.thread {
+            Some((key, refs)) if *key == m.thread => {
+                let prev = refs.clone();
+                refs.push(id.clone());
+                prev
+            }
+            _ => {
+                self.thread = Some((m.thread.clone(), vec![id.clone()]));
+                Vec::new()
+            }
+        };
+        let subject = m.subject.clone().unwrap_or_else(|| {
+            let words: Vec<&str> = m.text.split_whitespace().take(6).collect();
+            let s = words.join(" ");
+            if refs.is_empty() {
+                s
+            } else {
+                format!("Re: {s}")
+            }
+        });
+        // Charset and shape of this mail.
+        let fits = (m.text.chars().chain(m.name.chars()))
+            .chain(subject.chars())
+            .all(|c| u32::from(c) < 0x100);
+        let latin = fits && r.pm(250);
+        let cp1252 = fits && !latin && r.pm(80);
+        let alternative = r.pm(350);
+        let attachment = r.pm(60);
+        let date = jiff::Timestamp::from_millisecond(m.sent_at_ms)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .strftime("%a, %d %b %Y %H:%M:%S +0000")
+            .to_string();
+        let mut h = String::with_capacity(2048);
+        h.push_str(&format!(
+            "Return-Path: <{email}>\nReceived: from mx.bench.example by mail.tienda.example; {date}\n"
+        ));
+        let name = if m.name.is_ascii() {
+            format!("\"{}\"", m.name)
+        } else {
+            header_words(&m.name, latin)
+        };
+        h.push_str(&format!("From: {name} <{email}>\n"));
+        h.push_str("To: Soporte <soporte@tienda.example>\n");
+        h.push_str(&format!("Subject: {}\n", header_words(&subject, latin)));
+        h.push_str(&format!("Date: {date}\nMessage-ID: <{id}>\n"));
+        if let Some(parent) = refs.last() {
+            h.push_str(&format!("In-Reply-To: <{parent}>\n"));
+            let list: Vec<String> = refs.iter().map(|x| format!("<{x}>")).collect();
+            h.push_str(&format!("References: {}\n", list.join("\n ")));
+        }
+        h.push_str("MIME-Version: 1.0\n");
+        let mut text = m.text.clone();
+        if !refs.is_empty() && r.pm(500) {
+            text.push_str(if m.language == "es" {
+                "\n\nEl equipo de soporte escribió:\n> Gracias por escribirnos.\n> ¿Nos puede dar su número de pedido?\n"
+            } else {
+                "\n\nThe support team wrote:\n> Thanks for writing to us.\n> Could you send us your order number?\n"
+            });
+        }
+        text.push_str(&format!("\n\n-- \n{}\n", m.name));
+        let (charset, body_bytes) = if latin {
+            ("iso-8859-1", latin1(&text))
+        } else if cp1252 {
+            ("windows-1252", latin1(&text))
+        } else {
+            ("utf-8", text.clone().into_bytes())
+        };
+        let plain = match (self.n % 3, body_bytes.is_ascii()) {
+            (_, true) => format!(
+                "Content-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: 7bit\n\n{}\n",
+                String::from_utf8_lossy(&body_bytes)
+            ),
+            (0, false) => format!(
+                "Content-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: base64\n\n{}\n",
+                base64_lines(&body_bytes)
+            ),
+            _ => format!(
+                "Content-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: quoted-printable\n\n{}\n",
+                quoted_printable(&body_bytes)
+            ),
+        };
+        let mut body = plain.clone();
+        if alternative {
+            let paras: String = text
+                .split("\n\n")
+                .map(|p| format!("<p>{}</p>", html_escape(p).replace('\n', "<br>")))
+                .collect();
+            let html = format!(
+                "<html><head><style>p{{margin:0}}</style></head><body><div dir=\"ltr\">{paras}</div></body></html>"
+            );
+            body = format!(
+                "Content-Type: multipart/alternative; boundary=\"alt-{n}\"\n\n--alt-{n}\n{plain}\n--alt-{n}\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n{}\n--alt-{n}--\n",
+                quoted_printable(html.as_bytes()),
+                n = self.n
+            );
+        }
+        if attachment {
+            let size = 2_000 + (r.next() % 14_000) as usize;
+            let (name, ctype, mut bytes) = match r.next() % 3 {
+                0 => ("factura.pdf", "application/pdf", b"%PDF-1.4\n".to_vec()),
+                1 => ("captura.png", "image/png", b"\x89PNG\r\n\x1a\n".to_vec()),
+                _ => ("pedido.txt", "text/plain", b"Pedido\n".to_vec()),
+            };
+            while bytes.len() < size {
+                bytes.extend_from_slice(&r.next().to_le_bytes());
+            }
+            body = format!(
+                "Content-Type: multipart/mixed; boundary=\"mix-{n}\"\n\n--mix-{n}\n{body}\n--mix-{n}\nContent-Type: {ctype}; name=\"{name}\"\nContent-Disposition: attachment; filename=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{}\n--mix-{n}--\n",
+                base64_lines(&bytes),
+                n = self.n
+            );
+        }
+        let mut raw = h.into_bytes();
+        raw.extend_from_slice(body.as_bytes());
+        raw
+    }
+}
+
+/// Write `n` generated mails into `dir/cur` (Maildir names); returns bytes.
+pub fn write_maildir(dir: &std::path::Path, n: usize, seed: u64) -> std::io::Result<u64> {
+    for s in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(s))?;
+    }
+    let mut mails = MailGen::new(seed);
+    let mut bytes = 0;
+    for i in 0..n {
+        let raw = mails.next_mail();
+        bytes += raw.len() as u64;
+        let name = format!("{}.M{i:06}P1.bench:2,S", 1_700_000_000 + i as u64);
+        std::fs::write(dir.join("cur").join(name), raw)?;
+    }
+    Ok(bytes)
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    };
+    rd.flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                dir_size(&p)
+            } else {
+                e.metadata().map(|m| m.len()).unwrap_or(0)
+            }
+        })
+        .sum()
+}
+
+/// `atalaya import maildir` of generated mail into a fresh store, then the
+/// same import again: once resuming (the saved position skips everything)
+/// and once from the start (every mail is recognized as a duplicate).
+pub async fn import(args: ImportBenchArgs) -> Result<(), crate::cli::Failure> {
+    use crate::channels::email::import::{self as imp, SourceKind};
+    let (root, _tmp) = data_dir(args.dir.as_ref())?;
+    let maildir = root.join("maildir");
+    let data = root.join("data");
+    let _ = std::fs::remove_dir_all(&data);
+    let existing = imp::maildir_files(&maildir).map(|f| f.len()).unwrap_or(0);
+    if existing != args.mails {
+        let _ = std::fs::remove_dir_all(&maildir);
+        eprintln!("generating {} mails (seed {})…", args.mails, args.seed);
+        let t = Instant::now();
+        let (dir, n, seed) = (maildir.clone(), args.mails, args.seed);
+        let bytes = tokio::task::spawn_blocking(move || write_maildir(&dir, n, seed))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
+        eprintln!(
+            "  {:.1} MB in {:.1} s",
+            bytes as f64 / 1e6,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let source_bytes = dir_size(&maildir);
+    let cfg_path = root.join("atalaya.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[server]\ndata = {:?}\n\n[[channel.email]]\nname = \"support\"\naddress = \"soporte@tienda.example\"\n\n[channel.email.smtp]\nhost = \"127.0.0.1\"\n",
+            data.display().to_string()
+        ),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let cfg = crate::config::Config::load(
+        Some(&cfg_path),
+        std::iter::empty(),
+        &crate::config::Overrides::default(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let app = crate::app::App::open(cfg, Arc::new(SystemClock)).map_err(|e| fail(e.to_string()))?;
+    let mut opts = imp::ImportOptions::new("support");
+    opts.batch = args.batch.max(1);
+    opts.workers = args.workers.unwrap_or_else(imp::default_workers).max(1);
+    opts.progress = true;
+    let run = |opts: imp::ImportOptions| {
+        let (app, maildir) = (app.clone(), maildir.clone());
+        async move {
+            imp::import(app, SourceKind::Maildir, &maildir, &opts)
+                .await
+                .map_err(|e| fail(e.to_string()))
+        }
+    };
+    let first = run(opts.clone()).await?;
+    let redb = std::fs::metadata(data.join(crate::store::DB_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let attachments = dir_size(&data.join("attachments"));
+    let resumed = run(opts.clone()).await?;
+    let again = run(imp::ImportOptions {
+        from_start: true,
+        ..opts.clone()
+    })
+    .await?;
+    let store = app.store.clone();
+    let checker = store.clone();
+    let (report, n_conv, n_msg) = tokio::task::spawn_blocking(move || {
+        let report = checker.verify()?;
+        let counts =
+            checker.read_blocking(|r| Ok((r.conversation_count()?, r.message_count()?)))?;
+        Ok::<_, crate::store::StoreError>((report, counts.0, counts.1))
+    })
+    .await
+    .map_err(|e| fail(e.to_string()))?
+    .map_err(|e| fail(e.to_string()))?;
+    store.shutdown().await;
+    println!(
+        "bench import: {} generated mails ({:.1} MB) from a Maildir, {} preparers, {} mails per transaction",
+        args.mails,
+        source_bytes as f64 / 1e6,
+        opts.workers,
+        opts.batch
+    );
+    println!(
+        "  first import   {:>8.0} mails/s  ({:.2} s): {}",
+        first.rate(),
+        first.elapsed.as_secs_f64(),
+        first.summary()
+    );
+    println!(
+        "                 waiting for parsed mail {:.2} s, for the writer {:.2} s",
+        first.waited_prepare.as_secs_f64(),
+        first.waited_store.as_secs_f64()
+    );
+    println!(
+        "  store          {:.1} MB redb + {:.1} MB attachments; {n_conv} conversations, {n_msg} messages",
+        redb as f64 / 1e6,
+        attachments as f64 / 1e6
+    );
+    println!(
+        "  re-run         skipped {} by the saved position in {:.3} s",
+        resumed.skipped,
+        resumed.elapsed.as_secs_f64()
+    );
+    println!(
+        "  --from-start   {:>8.0} mails/s  ({:.2} s): {}",
+        again.rate(),
+        again.elapsed.as_secs_f64(),
+        again.summary()
+    );
+    println!(
+        "  integrity      {}",
+        if report.ok() { "ok" } else { "PROBLEMS" }
+    );
+    if !report.ok() {
+        return Err(fail(format!(
+            "integrity problems: {:?}",
+            &report.problems[..report.problems.len().min(5)]
+        )));
+    }
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! The command line: serve | check-config | user | bench.
+//! The command line: serve | check-config | user | import | bench.
 
 use crate::app::{App, auth};
 use crate::config::{Config, Overrides};
@@ -49,6 +49,14 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Bring a mailbox's history in (mbox file or Maildir), with the server
+    /// stopped. Resumable: run the same command again to continue.
+    Import {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Measure performance on a generated corpus.
     Bench {
         #[command(subcommand)]
@@ -79,11 +87,45 @@ pub enum UserAction {
 }
 
 #[derive(Subcommand)]
+pub enum ImportWhat {
+    /// An mbox file (mboxo or mboxrd), read as a stream.
+    Mbox {
+        /// The mbox file.
+        file: PathBuf,
+        #[command(flatten)]
+        opts: ImportArgs,
+    },
+    /// A Maildir (its cur/ and new/) or a folder of message files.
+    Maildir {
+        /// The Maildir folder.
+        dir: PathBuf,
+        #[command(flatten)]
+        opts: ImportArgs,
+    },
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ImportArgs {
+    /// The [[channel.email]] to import into (default: the first configured).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Ignore the saved position and read the source from its start; mail
+    /// already stored is recognized and skipped as duplicates.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Mails stored per transaction.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
+}
+
+#[derive(Subcommand)]
 pub enum BenchWhat {
     /// Durable ingest through the writer (fsync on), concurrent producers.
     Ingest(crate::bench::IngestArgs),
     /// Server time of the inbox and conversation pages on a large store.
     Inbox(crate::bench::InboxArgs),
+    /// `import maildir` of generated mail, then again (position, dedupe).
+    Import(crate::bench::ImportBenchArgs),
 }
 
 /// A failure with the exit code it maps to.
@@ -123,9 +165,15 @@ pub fn main() -> ExitCode {
         Command::User { cfg, action } => {
             load_config(&cfg).and_then(|c| runtime_block(user(c, action)))
         }
+        Command::Import { cfg, what } => {
+            load_config(&cfg).and_then(|c| runtime_block(import(c, what)))
+        }
         Command::Bench {
             what: BenchWhat::Ingest(args),
         } => runtime_block(crate::bench::ingest(args)),
+        Command::Bench {
+            what: BenchWhat::Import(args),
+        } => runtime_block(crate::bench::import(args)),
         Command::Bench {
             what: BenchWhat::Inbox(args),
         } => runtime_block(crate::bench::inbox(args)),
@@ -235,6 +283,11 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         stop_rx.clone(),
         Some(app.outbox_wake.clone()),
     );
+    if let Err(e) = app.load_mailboxes().await {
+        return Err(usage(format!(
+            "cannot read the mailboxes added in the admin UI: {e}"
+        )));
+    }
     let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
         "https"
@@ -257,6 +310,10 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(6), server).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), outbox).await;
+    let pollers: Vec<_> = pollers
+        .lock()
+        .map(|mut l| l.drain(..).collect())
+        .unwrap_or_default();
     for p in pollers {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
@@ -365,4 +422,92 @@ async fn user(cfg: Config, action: UserAction) -> Result<(), Failure> {
     };
     store.shutdown().await;
     result
+}
+
+/// `atalaya import mbox|maildir`: check everything that can be wrong with
+/// the command before the store is opened (nothing written), then import.
+async fn import(mut cfg: Config, what: ImportWhat) -> Result<(), Failure> {
+    use crate::channels::email::import::{self as imp, ImportError, SourceKind};
+    let (kind, path, args) = match what {
+        ImportWhat::Mbox { file, opts } => (SourceKind::Mbox, file, opts),
+        ImportWhat::Maildir { dir, opts } => (SourceKind::Maildir, dir, opts),
+    };
+    let channel = imp::pick_channel(&cfg, args.channel.as_deref())
+        .map_err(usage)?
+        .name
+        .clone();
+    imp::check_source(kind, &path).map_err(usage)?;
+    // History must not trigger acknowledgements to old customers.
+    for ch in cfg.channel.email.iter_mut() {
+        ch.acknowledge = false;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let app = open_app(cfg)?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            eprintln!("stopping after the batch being written (Ctrl-C again to abort)…");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let opts = imp::ImportOptions {
+        batch: args.batch as usize,
+        from_start: args.from_start,
+        progress: true,
+        stop: Some(stop),
+        ..imp::ImportOptions::new(&channel)
+    };
+    eprintln!(
+        "importing {} {} into email channel {channel:?}…",
+        kind.as_str(),
+        path.display()
+    );
+    let result = imp::import(app.clone(), kind, &path, &opts).await;
+    signals.abort();
+    app.store.shutdown().await;
+    let report = match result {
+        Ok(r) => r,
+        Err(ImportError::Usage(m)) => return Err(usage(m)),
+        Err(ImportError::Failed(m)) => return Err(runtime(m)),
+    };
+    if report.skipped > 0 {
+        println!(
+            "skipped {} already imported (the saved position; --from-start reads them again)",
+            report.skipped
+        );
+    }
+    if report.position_beyond_end {
+        eprintln!(
+            "note: the saved position ({}) is beyond the {} items the source has now; \
+             if it was rewritten, run again with --from-start (duplicates are skipped)",
+            report.done, report.items
+        );
+    }
+    println!("{}", report.summary());
+    if report.interrupted {
+        return Err(Failure {
+            code: 130,
+            message: format!(
+                "interrupted; {} items are stored: run the same command again to continue",
+                report.done
+            ),
+        });
+    }
+    if !report.errors.is_empty() {
+        return Err(runtime(format!(
+            "{} item(s) could not be read (listed above); the saved position stops before the \
+             first, so running the same command again retries them",
+            report.errors.len()
+        )));
+    }
+    Ok(())
 }

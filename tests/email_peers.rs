@@ -681,3 +681,262 @@ async fn auto_replies_never_loop() {
         assert_eq!(header(&raw, "Auto-Submitted"), Some("auto-replied"));
     }
 }
+
+/// A browser session against the real server (cookie + CSRF by hand).
+struct Browser<'a> {
+    server: &'a Server,
+    cookie: String,
+    client: reqwest::Client,
+}
+
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let first = v.split(';').next()?;
+            (first.starts_with(&format!("{name}=")) && first.len() > name.len() + 1)
+                .then(|| first.to_string())
+        })
+}
+
+fn field(body: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let start = body.find(&pat).unwrap_or_else(|| panic!("no field {name}")) + pat.len();
+    body[start..].split('"').next().unwrap().to_string()
+}
+
+impl<'a> Browser<'a> {
+    async fn sign_in(server: &'a Server) -> Browser<'a> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let page = client
+            .get(format!("{}/login", server.base_url()))
+            .send()
+            .await
+            .unwrap();
+        let login = set_cookie(&page, "atalaya_login").unwrap();
+        let csrf = field(&page.text().await.unwrap(), "csrf");
+        let res = client
+            .post(format!("{}/login", server.base_url()))
+            .header("cookie", login)
+            .header("origin", server.base_url())
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", server.admin_email.as_str()),
+                ("password", server.admin_password.as_str()),
+                ("next", "/inbox"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 303);
+        let cookie = set_cookie(&res, "atalaya_session").unwrap();
+        Browser {
+            server,
+            cookie,
+            client,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.server.base_url()))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let (_, page) = self.get("/admin/channels").await;
+        let csrf = field(&page, "csrf");
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        form.push(("csrf", &csrf));
+        let res = self
+            .client
+            .post(format!("{}{path}", self.server.base_url()))
+            .header("cookie", &self.cookie)
+            .header("origin", self.server.base_url())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+}
+
+/// An admin adds a mailbox in the UI: a wrong password is refused with the
+/// server's reason before anything is saved; the right one is saved, polled
+/// at once without a restart, answers go out through its SMTP server, and
+/// it survives a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mailbox_added_in_the_admin_ui() {
+    let dovecot = Dovecot::start();
+    let smtp = SmtpPeer::start(SmtpOptions::plain().with_auth("relay", "relay-pw"));
+    dovecot.deliver(&mail(
+        "ana@example.com",
+        "Hola",
+        Some("ui1@example.com"),
+        "¿Abren el sábado?",
+        "",
+    ));
+    let mut server = Server::start("").await;
+    let browser = Browser::sign_in(&server).await;
+    let (status, page) = browser.get("/admin/channels").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"add-mailbox\""));
+    let imap_port = dovecot.port().to_string();
+    let smtp_port = smtp.port().to_string();
+    let mut form = vec![
+        ("name", "ventas"),
+        ("address", ADDRESS),
+        ("imap_host", "127.0.0.1"),
+        ("imap_port", imap_port.as_str()),
+        ("imap_security", "none"),
+        ("imap_username", "support@example.test"),
+        ("imap_password", "wrong-password"),
+        ("smtp_host", "127.0.0.1"),
+        ("smtp_port", smtp_port.as_str()),
+        ("smtp_security", "none"),
+        ("smtp_username", "relay"),
+        ("smtp_password", "relay-pw"),
+        ("poll_seconds", "30"),
+    ];
+    let (status, page) = browser.post("/admin/channels/email", &form).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("could not connect"), "{page}");
+    assert!(!page.contains("relay-pw"), "passwords are not sent back");
+    form[6] = ("imap_password", "secret123");
+    let (status, page) = browser.post("/admin/channels/email", &form).await;
+    assert_eq!(status, 303, "{page}");
+    let token = server.admin_token().await;
+    wait_messages(&server, &token, 1, Duration::from_secs(20)).await;
+    let (_, page) = browser.get("/admin/channels").await;
+    assert!(page.contains("data-name=\"ventas\""), "{page}");
+    assert!(!page.contains("secret123"));
+
+    let conv = all_conversations(&server, &token).await[0]["id"]
+        .as_u64()
+        .unwrap();
+    reply(&server, &token, conv, "Sí, de 10 a 14.").await;
+    let got = smtp.wait_for(1, Duration::from_secs(20));
+    assert!(String::from_utf8_lossy(&got[0]).contains("In-Reply-To: <ui1@example.com>"));
+
+    // After a restart the mailbox is still there and still polled.
+    server.terminate();
+    server.restart().await;
+    dovecot.deliver(&mail(
+        "ana@example.com",
+        "Otra",
+        Some("ui2@example.com"),
+        "Y el domingo?",
+        "",
+    ));
+    let token = server.admin_token().await;
+    wait_messages(&server, &token, 3, Duration::from_secs(20)).await;
+    // Removing it stops nothing already stored.
+    let browser = Browser::sign_in(&server).await;
+    let (status, _) = browser
+        .post("/admin/channels/email/ventas/delete", &[])
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = browser.get("/admin/channels").await;
+    assert!(!page.contains("data-name=\"ventas\""));
+    assert_eq!(message_total(&server, &token).await, 3);
+}
+
+/// After import, mail is marked seen or moved to a folder, as configured,
+/// and a second folder is polled too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_import_seen_or_moved_and_several_folders() {
+    let dovecot = Dovecot::start();
+    dovecot.create_folder("Atalaya");
+    dovecot.create_folder("Ventas");
+    for i in 0..3 {
+        dovecot.deliver(&mail(
+            &format!("s{i}@example.com"),
+            &format!("Visto {i}"),
+            Some(&format!("seen{i}@example.com")),
+            "hola",
+            "",
+        ));
+    }
+    dovecot.deliver_into(
+        "Ventas",
+        &mail(
+            "lead@example.com",
+            "Precio",
+            Some("lead1@example.com"),
+            "¿Cuánto cuesta?",
+            "",
+        ),
+    );
+    let ca = dovecot.ca_pem_path();
+    let base = config(&Wiring {
+        imap_port: dovecot.port(),
+        imap_security: "none",
+        imap_ca: &ca,
+        smtp: None,
+        extra_channel: "poll_interval = \"1s\"",
+    });
+    let seen = base.replace(
+        "[channel.email.imap]\n",
+        "[channel.email.imap]\nafter_import = \"seen\"\nfolders = [\"INBOX\", \"Ventas\"]\n",
+    );
+    let mut server = Server::start(&seen).await;
+    let token = server.admin_token().await;
+    wait_messages(&server, &token, 4, Duration::from_secs(20)).await;
+    assert!(
+        common::peers::poll_until(Duration::from_secs(10), || dovecot.seen_count("INBOX") == 3),
+        "INBOX mail marked \\Seen"
+    );
+    assert_eq!(dovecot.message_count("INBOX"), 3, "nothing moved");
+    server.terminate();
+
+    // The same mailbox, now moving what it imports.
+    for i in 3..5 {
+        dovecot.deliver(&mail(
+            &format!("m{i}@example.com"),
+            &format!("Mover {i}"),
+            Some(&format!("move{i}@example.com")),
+            "hola",
+            "",
+        ));
+    }
+    let moving = base.replace(
+        "[channel.email.imap]\n",
+        "[channel.email.imap]\nafter_import = \"move\"\nmove_to = \"Atalaya\"\n",
+    );
+    std::fs::write(
+        server.config_path(),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{}\"\ndata = {}\n{moving}",
+            server.port(),
+            toml_string(&server.data_dir().to_string_lossy())
+        ),
+    )
+    .unwrap();
+    server.restart().await;
+    let token = server.admin_token().await;
+    wait_messages(&server, &token, 6, Duration::from_secs(20)).await;
+    assert!(
+        common::peers::poll_until(Duration::from_secs(10), || {
+            dovecot.message_count("Atalaya") == 2 && dovecot.message_count("INBOX") == 3
+        }),
+        "the two new mails were moved: INBOX {} Atalaya {}",
+        dovecot.message_count("INBOX"),
+        dovecot.message_count("Atalaya")
+    );
+    assert_eq!(
+        message_total(&server, &token).await,
+        6,
+        "nothing imported twice"
+    );
+}

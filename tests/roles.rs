@@ -37,6 +37,9 @@ fn policy(role: Role, method: &str, path: &str, visible: bool) -> Expect {
     Allowed
 }
 
+/// The SHA-256 of the attachment every test conversation carries.
+const ATTACHMENT_SHA: &str = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a09080706050403020100a";
+
 struct World {
     router: axum::Router,
     sessions: HashMap<Role, (String, String)>,
@@ -86,10 +89,19 @@ async fn world() -> (World, ConversationId, ConversationId, Arc<App>) {
         text: "me cobraron dos veces".into(),
         html: None,
         subject: None,
-        attachments: vec![],
+        attachments: vec![atalaya::domain::Attachment {
+            filename: "factura.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 4,
+            sha256: Some(ATTACHMENT_SHA.into()),
+        }],
         public: true,
         sent_at: None,
     };
+    let path =
+        atalaya::app::email::attachment_path(&app.config.server.data, ATTACHMENT_SHA).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"%PDF").unwrap();
     let own = app.ingest(msg("own")).await.unwrap().conversation;
     let foreign = app.ingest(msg("foreign")).await.unwrap().conversation;
     app.assign_team(&admin, foreign, Some(team)).await.unwrap();
@@ -157,7 +169,10 @@ async fn every_conversation_route_for_every_role_and_object() {
                 let body = body(&w, r.method, &r.path, !visible_to_agent).unwrap_or_else(|| {
                     panic!("no body for {} {}: add it to the matrix", r.method, r.path)
                 });
-                let uri = r.path.replace("{id}", &conv.to_string());
+                let uri = r
+                    .path
+                    .replace("{id}", &conv.to_string())
+                    .replace("{sha}", ATTACHMENT_SHA);
                 let mut req = Request::builder()
                     .method(r.method)
                     .uri(&uri)

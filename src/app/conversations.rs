@@ -116,7 +116,7 @@ impl App {
             Some(ChannelKind::Api)
         } else if self.config.webchat_channel(name).is_some() {
             Some(ChannelKind::Webchat)
-        } else if self.config.email_channel(name).is_some() {
+        } else if self.email_channel(name).is_some() {
             Some(ChannelKind::Email)
         } else {
             None
@@ -132,7 +132,7 @@ impl App {
                 .is_none()
                 .then(|| "no webhook_url is configured for this channel".into());
         }
-        if let Some(c) = self.config.email_channel(channel) {
+        if let Some(c) = self.email_channel(channel) {
             return c
                 .smtp
                 .is_none()
@@ -643,11 +643,7 @@ pub(crate) fn queue_outbox(
         message: message.id,
         conversation: message.conversation,
         channel: message.channel.clone(),
-        idempotency_key: format!(
-            "atalaya-{}-{}",
-            message.id,
-            uuid::Uuid::new_v4().simple()
-        ),
+        idempotency_key: format!("atalaya-{}-{}", message.id, uuid::Uuid::new_v4().simple()),
         state: if parked.is_none() {
             OutboxState::Pending
         } else {

@@ -197,9 +197,7 @@ impl App {
         cursor: Option<(String, MailCursor)>,
     ) -> Result<Vec<MailOutcome>, AppError> {
         let ch = self
-            .config
             .email_channel(channel)
-            .cloned()
             .ok_or_else(|| AppError::NotFound(format!("no email channel named {channel:?}")))?;
         let rules = self.ingest_rules();
         let business = self.config.business.name.clone();
@@ -235,9 +233,7 @@ impl App {
     /// Prepare and store one mail (no cursor): importers and tests.
     pub async fn ingest_mail(&self, channel: &str, mail: RawMail) -> Result<MailOutcome, AppError> {
         let ch = self
-            .config
             .email_channel(channel)
-            .cloned()
             .ok_or_else(|| AppError::NotFound(format!("no email channel named {channel:?}")))?;
         let prepared = self.prepare_mail(&ch, mail);
         let mut v = self.store_mail_batch(channel, vec![prepared], None).await?;
@@ -287,13 +283,9 @@ impl App {
         let outcome = if !reprocess {
             "dismissed".to_string()
         } else {
-            let ch = self
-                .config
-                .email_channel(&item.channel)
-                .cloned()
-                .ok_or_else(|| {
-                    AppError::Conflict(format!("mailbox {} is no longer configured", item.channel))
-                })?;
+            let ch = self.email_channel(&item.channel).ok_or_else(|| {
+                AppError::Conflict(format!("mailbox {} is no longer configured", item.channel))
+            })?;
             let Some(raw) = item.raw.clone() else {
                 return Err(AppError::Conflict(
                     "this item was too large to download; raise max_message_bytes and the poller fetches it again only if the cursor is reset".into(),
@@ -353,9 +345,7 @@ impl App {
 }
 
 fn ch_acknowledges(app: &App, channel: &str) -> bool {
-    app.config
-        .email_channel(channel)
-        .is_some_and(|c| c.acknowledge)
+    app.email_channel(channel).is_some_and(|c| c.acknowledge)
 }
 
 fn store_one(

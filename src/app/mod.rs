@@ -8,6 +8,7 @@ pub mod canned;
 pub mod conversations;
 pub mod email;
 pub mod inbound;
+pub mod mailboxes;
 pub mod perm;
 pub mod presence;
 pub mod responses;
@@ -49,6 +50,9 @@ impl From<StoreError> for AppError {
 }
 
 /// Everything an operation needs; shared as `Arc<App>`.
+/// Starts the IMAP poller of the named mailbox.
+pub type PollerSpawner = Box<dyn Fn(&str) + Send + Sync>;
+
 pub struct App {
     pub store: Store,
     pub config: Arc<Config>,
@@ -60,6 +64,10 @@ pub struct App {
     pub rate: widget::RateLimits,
     /// Who is viewing or answering which conversation.
     pub presence: presence::Presence,
+    /// Mailboxes added in the admin UI (see `mailboxes`).
+    pub mailboxes: std::sync::RwLock<Vec<crate::config::EmailChannel>>,
+    /// Starts the IMAP poller of a mailbox added at run time (set by `serve`).
+    pub poller_spawner: std::sync::OnceLock<PollerSpawner>,
 }
 
 impl App {
@@ -78,6 +86,8 @@ impl App {
             outbox_wake: Arc::new(Notify::new()),
             rate: widget::RateLimits::default(),
             presence: presence::Presence::default(),
+            mailboxes: std::sync::RwLock::new(Vec::new()),
+            poller_spawner: std::sync::OnceLock::new(),
         }
     }
 

@@ -164,6 +164,12 @@ pub enum EventKind {
         channel: String,
         detail: String,
     },
+    /// An admin added or removed a channel in the UI (never its secrets).
+    ChannelChanged {
+        kind: String,
+        name: String,
+        change: String,
+    },
 }
 
 impl EventKind {

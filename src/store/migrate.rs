@@ -8,7 +8,8 @@
 //!   migration counts the conversations and indexes the event log; sort
 //!   keys per assignee and team (rebuilt).
 //! * v4: connector cursors, the quarantine, the email Message-ID index and
-//!   the automatic-reply log (new empty tables).
+//!   the automatic-reply log, mailboxes added in the admin UI (new empty
+//!   tables).
 
 use super::StoreError;
 use super::codec::decode;
@@ -221,7 +222,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(steps, [(1, 2), (2, 3)]);
+        assert_eq!(steps, [(1, 2), (2, 3), (3, 4)]);
         let open = store
             .read(|r| r.count(Status::Open, None, None))
             .await

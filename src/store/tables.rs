@@ -58,6 +58,9 @@ pub const MAIL_IDS: TableDefinition<&str, u64> = TableDefinition::new("mail_ids"
 /// `channel \x1f sender` -> time (ms) of the last automatic reply (schema v4).
 pub const AUTO_REPLIES: TableDefinition<&str, i64> = TableDefinition::new("auto_replies");
 
+/// Mailboxes added in the admin UI (schema v4): name -> encoded settings.
+pub const MAILBOXES: TableDefinition<&str, Bytes> = TableDefinition::new("mailboxes");
+
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// Join parts of a string key with the unit separator.

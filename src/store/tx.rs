@@ -322,6 +322,15 @@ macro_rules! getters {
                 }
                 Ok(out)
             }
+            /// Mailboxes added in the admin UI (decoded by `app`).
+            pub fn mailboxes<T: DeserializeOwned>(&self) -> R<Vec<T>> {
+                let mut out = Vec::new();
+                for row in self.mailboxes.iter()? {
+                    let (_, v) = row?;
+                    out.push(decode(v.value())?);
+                }
+                Ok(out)
+            }
             /// The message with this email Message-ID (without brackets).
             pub fn mail_id(&self, message_id: &str) -> R<Option<MessageId>> {
                 Ok(get_str(&self.mail_ids, message_id)?.map(MessageId))
@@ -401,6 +410,7 @@ tables!(
     quarantine: QUARANTINE<u64, Bytes>,
     mail_ids: MAIL_IDS<&'static str, u64>,
     auto_replies: AUTO_REPLIES<&'static str, i64>,
+    mailboxes: MAILBOXES<&'static str, Bytes>,
 );
 
 getters!(Tx<'a>);
@@ -583,6 +593,15 @@ impl Tx<'_> {
         Ok(())
     }
 
+    pub fn put_mailbox<T: Serialize>(&mut self, name: &str, v: &T) -> R<()> {
+        self.mailboxes.insert(name, encode(v).as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove_mailbox(&mut self, name: &str) -> R<bool> {
+        Ok(self.mailboxes.remove(name)?.is_some())
+    }
+
     pub fn put_quarantine(&mut self, item: &QuarantineItem) -> R<()> {
         put(&mut self.quarantine, item.id, item)
     }
@@ -593,7 +612,8 @@ impl Tx<'_> {
     }
 
     pub fn set_last_auto_reply(&mut self, channel: &str, sender: &str, at: Ts) -> R<()> {
-        self.auto_replies.insert(skey(channel, sender).as_str(), at.0)?;
+        self.auto_replies
+            .insert(skey(channel, sender).as_str(), at.0)?;
         Ok(())
     }
 

@@ -36,7 +36,7 @@ impl OutboxWorker {
         if let Some(why) = self.app.cannot_send(&item.channel) {
             return self.park(item, &why).await;
         }
-        let email = self.app.config.email_channel(&item.channel).cloned();
+        let email = self.app.email_channel(&item.channel);
         // Our Message-ID, fixed by the row's idempotency key: the same on every try.
         let mail_id = email.as_ref().map(|c| email_message_id(&item, &c.address));
         let id = item.id;

@@ -518,7 +518,7 @@ impl Worker for ImapWorker {
     }
 
     async fn step(&mut self) -> Result<Step, String> {
-        let Some(ch) = self.app.config.email_channel(&self.channel).cloned() else {
+        let Some(ch) = self.app.email_channel(&self.channel) else {
             return Ok(Step::Idle(Duration::from_secs(3600)));
         };
         let Some(imap) = ch.imap.clone() else {

@@ -12,28 +12,42 @@ pub mod smtp;
 
 use crate::app::App;
 use crate::workers::{self, Registry};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// Start one IMAP poller per configured mailbox that has `[imap]`.
+/// Handles of the running pollers (joined at shutdown).
+pub type Pollers = Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>;
+
+/// Start one IMAP poller per mailbox that has `[imap]` (configured or added
+/// in the admin UI), and let the app start more for mailboxes added later.
 pub fn spawn_pollers(
     app: &Arc<App>,
     registry: &Arc<Registry>,
     stop: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    app.config
-        .channel
-        .email
-        .iter()
-        .filter(|c| c.imap.is_some())
-        .map(|c| {
-            let (app, name) = (app.clone(), c.name.clone());
-            workers::spawn(
-                move || imap::ImapWorker::new(app.clone(), &name),
-                registry.clone(),
-                stop.clone(),
-                None,
-            )
-        })
-        .collect()
+) -> Pollers {
+    let handles: Pollers = Arc::default();
+    let weak = Arc::downgrade(app);
+    let (registry, stop, list) = (registry.clone(), stop.clone(), handles.clone());
+    let start = move |name: &str| {
+        let Some(app) = weak.upgrade() else {
+            return;
+        };
+        let name = name.to_string();
+        let h = workers::spawn(
+            move || imap::ImapWorker::new(app.clone(), &name),
+            registry.clone(),
+            stop.clone(),
+            None,
+        );
+        if let Ok(mut l) = list.lock() {
+            l.push(h);
+        }
+    };
+    for (c, _) in app.email_channels() {
+        if c.imap.is_some() {
+            start(&c.name);
+        }
+    }
+    let _ = app.poller_spawner.set(Box::new(start));
+    handles
 }

@@ -161,18 +161,14 @@ fn tls_params(cfg: &SmtpConfig) -> Result<TlsParameters, String> {
     b.build_rustls().map_err(|e| format!("TLS setup: {e}"))
 }
 
-/// Deliver one message; classify the outcome for the outbox.
-pub async fn send(cfg: &SmtpConfig, msg: &Message, timeout: Duration) -> SendResult {
+fn transport(
+    cfg: &SmtpConfig,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let tls = match cfg.security {
         MailSecurity::None => Tls::None,
-        MailSecurity::Starttls => match tls_params(cfg) {
-            Ok(p) => Tls::Required(p),
-            Err(e) => return SendResult::Permanent(e),
-        },
-        MailSecurity::Tls => match tls_params(cfg) {
-            Ok(p) => Tls::Wrapper(p),
-            Err(e) => return SendResult::Permanent(e),
-        },
+        MailSecurity::Starttls => Tls::Required(tls_params(cfg)?),
+        MailSecurity::Tls => Tls::Wrapper(tls_params(cfg)?),
     };
     let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
         .port(cfg.port())
@@ -181,7 +177,29 @@ pub async fn send(cfg: &SmtpConfig, msg: &Message, timeout: Duration) -> SendRes
     if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
         b = b.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
     }
-    let transport = b.build();
+    Ok(b.build())
+}
+
+/// Connect, greet, authenticate and quit: is this server usable?
+pub async fn check(cfg: &SmtpConfig) -> Result<(), String> {
+    let t = transport(cfg, Duration::from_secs(15))?;
+    match t.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "SMTP {}:{} did not accept a session",
+            cfg.host,
+            cfg.port()
+        )),
+        Err(e) => Err(format!("SMTP {}:{}: {e}", cfg.host, cfg.port())),
+    }
+}
+
+/// Deliver one message; classify the outcome for the outbox.
+pub async fn send(cfg: &SmtpConfig, msg: &Message, timeout: Duration) -> SendResult {
+    let transport = match transport(cfg, timeout) {
+        Ok(t) => t,
+        Err(e) => return SendResult::Permanent(e),
+    };
     match tokio::time::timeout(
         timeout + Duration::from_secs(1),
         transport.send(msg.clone()),

@@ -1,7 +1,8 @@
-//! Mail administration pages: the quarantine (admins) and attachment
-//! downloads (anyone who may see the conversation).
+//! Mail administration pages: channels and mailboxes, the quarantine
+//! (admins), and attachment downloads (anyone who may see the conversation).
 
 use super::*;
+use crate::app::mailboxes::MailboxForm;
 
 type F = Form<HashMap<String, String>>;
 
@@ -183,5 +184,226 @@ pub(super) async fn attachment(
         Err(_) => {
             WebError::new(StatusCode::NOT_FOUND, "the attachment file is missing").into_response()
         }
+    }
+}
+
+fn security_select(name: &str, current: &str) -> Markup {
+    html! {
+        select name=(name) {
+            @for (v, label) in [("tls", "TLS"), ("starttls", "STARTTLS"), ("none", "none (local test servers only)")] {
+                option value=(v) selected[current == v] { (label) }
+            }
+        }
+    }
+}
+
+async fn channels_render(
+    app: &AppState,
+    s: &Session,
+    form: &MailboxForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    if let Err(e) =
+        Caller::Staff(s.user.clone()).check(crate::app::perm::Perm::ManageChannels, None)
+    {
+        return error_page(app, s, e);
+    }
+    let tz = tz(app, s);
+    let ctx = ctx(app, s, &tz);
+    let workers = app.workers.snapshot();
+    let state_of = |name: &str| workers.iter().find(|w| w.name == name).cloned();
+    let c = &app.config.channel;
+    let mut rows: Vec<(
+        String,
+        String,
+        &'static str,
+        Option<crate::workers::WorkerStatus>,
+        bool,
+    )> = Vec::new();
+    for x in &c.api {
+        rows.push((
+            "api".into(),
+            x.name.clone(),
+            ctx.t(T::FromConfigFile),
+            None,
+            false,
+        ));
+    }
+    for x in &c.webchat {
+        rows.push((
+            "webchat".into(),
+            x.name.clone(),
+            ctx.t(T::FromConfigFile),
+            None,
+            false,
+        ));
+    }
+    for (x, ui) in app.email_channels() {
+        let src = ctx.t(if ui { T::FromAdmin } else { T::FromConfigFile });
+        rows.push((
+            "email".into(),
+            x.name.clone(),
+            src,
+            state_of(&format!("email:{}", x.name)),
+            ui,
+        ));
+    }
+    let body = html! {
+        (views::topbar(&ctx))
+        main class="page" {
+            h1 { (ctx.t(T::Channels)) }
+            p class="muted" { (ctx.t(T::ChannelsHelp)) }
+            @if rows.is_empty() {
+                p class="empty" { (ctx.t(T::NoChannels)) }
+            } @else {
+                table class="table" id="channels" {
+                    thead { tr { th { (ctx.t(T::Kind)) } th { (ctx.t(T::Channel)) } th { (ctx.t(T::Source)) } th { (ctx.t(T::State)) } th { (ctx.t(T::LastError)) } th { "" } } }
+                    tbody {
+                        @for (kind, name, src, st, ui) in &rows {
+                            tr data-name=(name) {
+                                td { (kind) } td { (name) } td { (src) }
+                                td { @if let Some(w) = st { span class={ "status " (w.state.as_str()) } { (w.state.as_str()) } } @else { "—" } }
+                                td { (st.as_ref().and_then(|w| w.last_error.clone()).unwrap_or_else(|| "—".into())) }
+                                td {
+                                    @if *ui {
+                                        form method="post" action=(format!("/admin/channels/email/{name}/delete")) class="inline" {
+                                            (ctx.csrf_field())
+                                            button class="btn" type="submit" { (ctx.t(T::Remove)) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { (ctx.t(T::AddMailbox)) }
+            @if let Some(e) = &error { p class="flash error" role="alert" { (e) } }
+            form method="post" action="/admin/channels/email" class="card form-grid" id="add-mailbox" {
+                (ctx.csrf_field())
+                label { (ctx.t(T::MailboxName)) input name="name" required maxlength="40" pattern="[A-Za-z0-9_-]+" value=(form.name); }
+                label { (ctx.t(T::MailboxAddress)) input name="address" type="email" required value=(form.address); }
+                fieldset {
+                    legend { (ctx.t(T::ImapServer)) }
+                    label { (ctx.t(T::Host)) input name="imap_host" value=(form.imap_host); }
+                    label { (ctx.t(T::Port)) input name="imap_port" inputmode="numeric" value=(form.imap_port.map(|p| p.to_string()).unwrap_or_default()); }
+                    label { (ctx.t(T::Security)) (security_select("imap_security", &form.imap_security)) }
+                    label { (ctx.t(T::UserName)) input name="imap_username" autocomplete="off" value=(form.imap_username); }
+                    label { (ctx.t(T::Password)) input name="imap_password" type="password" autocomplete="new-password"; }
+                    label { (ctx.t(T::Folder)) input name="folder" placeholder="INBOX" value=(form.folder); }
+                    label { (ctx.t(T::PollEvery)) input name="poll_seconds" inputmode="numeric" value=(form.poll_seconds); }
+                }
+                fieldset {
+                    legend { (ctx.t(T::SmtpServer)) }
+                    label { (ctx.t(T::Host)) input name="smtp_host" value=(form.smtp_host); }
+                    label { (ctx.t(T::Port)) input name="smtp_port" inputmode="numeric" value=(form.smtp_port.map(|p| p.to_string()).unwrap_or_default()); }
+                    label { (ctx.t(T::Security)) (security_select("smtp_security", &form.smtp_security)) }
+                    label { (ctx.t(T::UserName)) input name="smtp_username" autocomplete="off" value=(form.smtp_username); }
+                    label { (ctx.t(T::Password)) input name="smtp_password" type="password" autocomplete="new-password"; }
+                }
+                label class="check" { input type="checkbox" name="acknowledge" value="1" checked[form.acknowledge]; " " (ctx.t(T::AcknowledgeNew)) }
+                button class="btn primary" type="submit" { (ctx.t(T::AddMailbox)) }
+            }
+        }
+    };
+    html_page(status, views::layout(&ctx, ctx.t(T::Channels), body))
+}
+
+/// `GET /admin/channels`: every channel with its worker's health, and the
+/// form to add a mailbox (admins).
+pub(super) async fn channels_page(State(app): State<AppState>, s: Session) -> Response {
+    let form = MailboxForm {
+        poll_seconds: 60,
+        ..MailboxForm::default()
+    };
+    channels_render(&app, &s, &form, None, StatusCode::OK).await
+}
+
+fn form_port(f: &HashMap<String, String>, key: &str) -> Result<Option<u16>, String> {
+    match f.get(key).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| format!("port {p:?} is not a number from 1 to 65535")),
+    }
+}
+
+/// `POST /admin/channels/email`: add a mailbox after checking it connects.
+pub(super) async fn mailbox_add(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let mut form = MailboxForm {
+        name: get("name"),
+        address: get("address"),
+        imap_host: get("imap_host"),
+        imap_security: get("imap_security"),
+        imap_username: get("imap_username"),
+        imap_password: get("imap_password"),
+        folder: get("folder"),
+        smtp_host: get("smtp_host"),
+        smtp_security: get("smtp_security"),
+        smtp_username: get("smtp_username"),
+        smtp_password: get("smtp_password"),
+        poll_seconds: get("poll_seconds").trim().parse().unwrap_or(60),
+        acknowledge: f.contains_key("acknowledge"),
+        ..MailboxForm::default()
+    };
+    let ports = form_port(&f, "imap_port").and_then(|i| Ok((i, form_port(&f, "smtp_port")?)));
+    let result = match ports {
+        Err(e) => Err(AppError::Invalid(e)),
+        Ok((i, sm)) => {
+            form.imap_port = i;
+            form.smtp_port = sm;
+            app.add_mailbox(&Caller::Staff(s.user.clone()), form.clone())
+                .await
+        }
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin/channels").into_response(),
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            // Passwords are never sent back into the page.
+            form.imap_password.clear();
+            form.smtp_password.clear();
+            channels_render(
+                &app,
+                &s,
+                &form,
+                Some(e.to_string()),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => error_page(&app, &s, e),
+    }
+}
+
+/// `POST /admin/channels/email/{name}/delete`: remove a mailbox added here.
+pub(super) async fn mailbox_remove(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    match app
+        .remove_mailbox(&Caller::Staff(s.user.clone()), &name)
+        .await
+    {
+        Ok(()) => Redirect::to("/admin/channels").into_response(),
+        Err(e) => error_page(&app, &s, e),
     }
 }

@@ -42,9 +42,20 @@ pub fn routes() -> Routes {
         .post("/account/password", Session, auth::password_submit)
         .get("/account/prefs", Session, auth::prefs_page)
         .get("/admin/status", Session, auth::status_page)
+        .get("/admin/channels", Session, mail::channels_page)
+        .post("/admin/channels/email", Session, mail::mailbox_add)
+        .post(
+            "/admin/channels/email/{name}/delete",
+            Session,
+            mail::mailbox_remove,
+        )
         .get("/admin/quarantine", Session, mail::quarantine_page)
         .get("/admin/quarantine/{id}/raw", Session, mail::quarantine_raw)
-        .post("/admin/quarantine/{id}/{action}", Session, mail::quarantine_resolve)
+        .post(
+            "/admin/quarantine/{id}/{action}",
+            Session,
+            mail::quarantine_resolve,
+        )
         .get(
             "/conversations/{id}/attachments/{sha}",
             Session,
