@@ -126,6 +126,9 @@ pub enum BenchWhat {
     Inbox(crate::bench::InboxArgs),
     /// `import maildir` of generated mail, then again (position, dedupe).
     Import(crate::bench::ImportBenchArgs),
+    /// Fetch every mail of an IMAP folder into a fresh store (see
+    /// `benches/imap-dovecot.sh` for a private Dovecot with N mails).
+    Imap(crate::bench::ImapBenchArgs),
 }
 
 /// A failure with the exit code it maps to.
@@ -174,6 +177,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Import(args),
         } => runtime_block(crate::bench::import(args)),
+        Command::Bench {
+            what: BenchWhat::Imap(args),
+        } => runtime_block(crate::bench::imap(args)),
         Command::Bench {
             what: BenchWhat::Inbox(args),
         } => runtime_block(crate::bench::inbox(args)),

@@ -30,7 +30,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Mails downloaded (and stored) per round trip.
-const BATCH: usize = 25;
+const BATCH: usize = 200;
+/// Most bytes downloaded per batch (mail above the size limit is not downloaded).
+const BATCH_BYTES: u64 = 32 << 20;
 /// Longest wait for any single IMAP command.
 const OP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -329,10 +331,36 @@ impl ImapWorker {
             return Err(e);
         }
         // A UID without a size was expunged meanwhile: nothing to store.
-        let chunk: Vec<(u32, u64)> = first
+        let mut chunk: Vec<(u32, u64)> = first
             .iter()
             .filter_map(|u| sizes.get(u).map(|s| (*u, *s)))
             .collect();
+        // Keep the download of one batch bounded; the rest waits its turn.
+        let mut budget = 0u64;
+        let keep = chunk
+            .iter()
+            .take_while(|(_, size)| {
+                let cost = if *size > ch.max_message_bytes {
+                    0
+                } else {
+                    *size
+                };
+                budget += cost;
+                budget <= BATCH_BYTES
+            })
+            .count()
+            .max(1);
+        let later: Vec<u32> = chunk
+            .split_off(keep.min(chunk.len()))
+            .iter()
+            .map(|c| c.0)
+            .collect();
+        let more = more || !later.is_empty();
+        if let Some((_, q)) = self.backlog.get_mut(folder) {
+            for u in later.iter().rev() {
+                q.push_front(*u);
+            }
+        }
         if let Some(s) = self.session.as_mut() {
             drain(s);
         }
@@ -512,6 +540,33 @@ fn drain(s: &mut Session<Conn>) {
     while s.unsolicited_responses.try_recv().is_ok() {}
 }
 
+impl ImapWorker {
+    /// One pass over every folder (no IDLE): `Ok(true)` while mail remains.
+    /// The benchmark drives the poller with it.
+    pub async fn sync_once(&mut self) -> Result<bool, String> {
+        let ch = self
+            .app
+            .email_channel(&self.channel)
+            .ok_or("no such mailbox")?;
+        let folders = ch
+            .imap
+            .as_ref()
+            .map(|i| i.folder_list())
+            .unwrap_or_default();
+        let mut more = false;
+        for f in &folders {
+            match self.sync_folder(&ch, f).await {
+                Ok(m) => more |= m,
+                Err(e) => {
+                    self.session = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(more)
+    }
+}
+
 impl Worker for ImapWorker {
     fn name(&self) -> String {
         format!("email:{}", self.channel)
@@ -525,17 +580,7 @@ impl Worker for ImapWorker {
             return Ok(Step::Idle(Duration::from_secs(3600)));
         };
         let folders = imap.folder_list();
-        let mut more = false;
-        for f in &folders {
-            match self.sync_folder(&ch, f).await {
-                Ok(m) => more |= m,
-                Err(e) => {
-                    self.session = None;
-                    return Err(e);
-                }
-            }
-        }
-        if more {
+        if self.sync_once().await? {
             return Ok(Step::Busy);
         }
         let wait = ch.poll_interval.0.min(Duration::from_secs(29 * 60));
