@@ -295,6 +295,7 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         )));
     }
     let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
+    let social = crate::channels::social::worker::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
         "https"
     } else {
@@ -320,7 +321,7 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         .lock()
         .map(|mut l| l.drain(..).collect())
         .unwrap_or_default();
-    for p in pollers {
+    for p in pollers.into_iter().chain(social) {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     store.shutdown().await;

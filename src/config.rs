@@ -270,15 +270,124 @@ pub struct ChannelsConfig {
     /// Kinds whose connectors come in later versions: accepted and reported.
     pub email: Vec<EmailChannel>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub telegram: Vec<toml::Table>,
+    pub telegram: Vec<TelegramChannel>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mastodon: Vec<toml::Table>,
+    pub mastodon: Vec<MastodonChannel>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub x: Vec<toml::Table>,
+    pub x: Vec<XChannel>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub facebook: Vec<toml::Table>,
+    pub facebook: Vec<FacebookChannel>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub whatsapp: Vec<toml::Table>,
+    pub whatsapp: Vec<WhatsappChannel>,
+}
+
+/// What a social channel listens for. A public mention that matches a
+/// trigger opens a conversation; the others go to the Mentions stream.
+/// Private messages (DMs) always open conversations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listening {
+    /// Our own handles (`@tienda_nordia`): mentions of them are listened to.
+    pub brand_handles: Vec<String>,
+    /// `#tiendanordia`.
+    pub hashtags: Vec<String>,
+    /// Brand names and product words searched for (X recent search).
+    pub keywords: Vec<String>,
+    /// Words that make a mention a case (accent- and case-insensitive);
+    /// `None` means the built-in Spanish and English list.
+    pub triggers: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramChannel {
+    pub name: String,
+    pub token: Option<Secret>,
+    #[serde(default = "default_telegram_url")]
+    pub base_url: String,
+    /// Long-poll timeout of `getUpdates`.
+    #[serde(default = "default_long_poll")]
+    pub poll_timeout: Dur,
+    #[serde(default)]
+    pub listening: Listening,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MastodonChannel {
+    pub name: String,
+    /// The instance, e.g. `https://mastodon.social`.
+    pub base_url: String,
+    pub access_token: Option<Secret>,
+    #[serde(default = "default_social_poll")]
+    pub poll_interval: Dur,
+    #[serde(default)]
+    pub listening: Listening,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XChannel {
+    pub name: String,
+    /// Our account's numeric id (mentions of it are polled).
+    pub user_id: String,
+    pub bearer_token: Option<Secret>,
+    #[serde(default = "default_x_url")]
+    pub base_url: String,
+    #[serde(default = "default_social_poll")]
+    pub poll_interval: Dur,
+    #[serde(default)]
+    pub listening: Listening,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacebookChannel {
+    pub name: String,
+    pub page_id: String,
+    pub page_access_token: Option<Secret>,
+    /// Checks `X-Hub-Signature-256` of webhook deliveries.
+    pub app_secret: Option<Secret>,
+    /// Answers the webhook `hub.challenge`.
+    pub verify_token: Option<Secret>,
+    #[serde(default = "default_graph_url")]
+    pub base_url: String,
+    #[serde(default = "default_social_poll")]
+    pub poll_interval: Dur,
+    #[serde(default)]
+    pub listening: Listening,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappChannel {
+    pub name: String,
+    pub phone_number_id: String,
+    pub access_token: Option<Secret>,
+    pub app_secret: Option<Secret>,
+    pub verify_token: Option<Secret>,
+    #[serde(default = "default_graph_url")]
+    pub base_url: String,
+}
+
+fn default_telegram_url() -> String {
+    "https://api.telegram.org".into()
+}
+
+fn default_x_url() -> String {
+    "https://api.x.com".into()
+}
+
+fn default_graph_url() -> String {
+    "https://graph.facebook.com".into()
+}
+
+fn default_long_poll() -> Dur {
+    Dur(Duration::from_secs(25))
+}
+
+fn default_social_poll() -> Dur {
+    Dur(Duration::from_secs(60))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -627,7 +736,7 @@ impl Config {
                     .map(|c| ("webchat", c.name.clone())),
             )
             .chain(self.channel.email.iter().map(|c| ("email", c.name.clone())))
-            .chain(self.pending_channels());
+            .chain(self.social_channels());
         for (kind, name) in all_names {
             let key = format!("channel.{kind}.name");
             let ok = !name.is_empty()
@@ -661,6 +770,23 @@ impl Config {
                     url,
                     "an http:// or https:// URL",
                 ));
+            }
+        }
+        let urls = self
+            .channel
+            .telegram
+            .iter()
+            .map(|c| ("channel.telegram.base_url", &c.base_url))
+            .chain(self.channel.mastodon.iter().map(|c| ("channel.mastodon.base_url", &c.base_url)))
+            .chain(self.channel.x.iter().map(|c| ("channel.x.base_url", &c.base_url)))
+            .chain(self.channel.facebook.iter().map(|c| ("channel.facebook.base_url", &c.base_url)))
+            .chain(self.channel.whatsapp.iter().map(|c| ("channel.whatsapp.base_url", &c.base_url)));
+        for (key, url) in urls {
+            let ok = reqwest::Url::parse(url)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(invalid(key, url, "an http:// or https:// URL"));
             }
         }
         for c in &self.channel.email {
@@ -729,29 +855,23 @@ impl Config {
         Ok(self)
     }
 
+    /// Every social channel: (kind, name).
+    pub fn social_channels(&self) -> Vec<(&'static str, String)> {
+        let c = &self.channel;
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        out.extend(c.telegram.iter().map(|x| ("telegram", x.name.clone())));
+        out.extend(c.mastodon.iter().map(|x| ("mastodon", x.name.clone())));
+        out.extend(c.x.iter().map(|x| ("x", x.name.clone())));
+        out.extend(c.facebook.iter().map(|x| ("facebook", x.name.clone())));
+        out.extend(c.whatsapp.iter().map(|x| ("whatsapp", x.name.clone())));
+        out
+    }
+
     /// Configured channels of kinds this version cannot connect yet.
     pub fn pending_channels(&self) -> Vec<(&'static str, String)> {
-        let c = &self.channel;
-        let kinds: [(&str, &Vec<toml::Table>); 5] = [
-            ("telegram", &c.telegram),
-            ("mastodon", &c.mastodon),
-            ("x", &c.x),
-            ("facebook", &c.facebook),
-            ("whatsapp", &c.whatsapp),
-        ];
-        kinds
+        self.social_channels()
             .into_iter()
-            .flat_map(|(k, list)| {
-                list.iter().map(move |t| {
-                    (
-                        k,
-                        t.get("name")
-                            .and_then(|v| v.as_str())
-                            .unwrap_or("")
-                            .to_string(),
-                    )
-                })
-            })
+            .filter(|(k, _)| !crate::channels::social::connected(k))
             .collect()
     }
 

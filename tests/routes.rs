@@ -54,7 +54,11 @@ async fn every_route_enforces_its_declared_access() {
         {
             assert_eq!(r.access, Access::Session, "{} {}", r.method, r.path);
         }
-        let uri = r.path.replace("{id}", "1").replace("{*path}", "app.css");
+        let uri = r
+            .path
+            .replace("{id}", "1")
+            .replace("{*path}", "app.css")
+            .replace("{channel}", "shop");
         let body = if r.method == "POST" { "{}" } else { "" };
         let req = Request::builder()
             .method(r.method)
@@ -90,6 +94,12 @@ async fn every_route_enforces_its_declared_access() {
                 assert_eq!(status, StatusCode::SEE_OTHER, "{what}");
                 assert!(location.starts_with("/login?next="), "{what}");
             }
+            // An unsigned delivery is refused; a subscription without the
+            // verify token too.
+            Access::Signed if r.method == "POST" => {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}")
+            }
+            Access::Signed => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
             Access::Public => {
                 assert!(
                     status != StatusCode::UNAUTHORIZED && !location.starts_with("/login?"),

@@ -119,7 +119,7 @@ impl App {
         } else if self.email_channel(name).is_some() {
             Some(ChannelKind::Email)
         } else {
-            None
+            self.connector(name).map(|c| c.kind())
         }
     }
 
@@ -137,6 +137,9 @@ impl App {
                 .smtp
                 .is_none()
                 .then(|| "no [channel.email.smtp] is configured for this mailbox".into());
+        }
+        if self.connector(channel).is_some() {
+            return None;
         }
         Some("the channel is no longer configured".into())
     }

@@ -180,7 +180,7 @@ impl App {
             || self.email_channel(name).is_some()
             || self
                 .config
-                .pending_channels()
+                .social_channels()
                 .iter()
                 .any(|(_, n)| n == name)
     }

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod email;
 pub mod inbound;
 pub mod mailboxes;
+pub mod social;
 pub mod perm;
 pub mod presence;
 pub mod responses;
@@ -68,6 +69,8 @@ pub struct App {
     pub mailboxes: std::sync::RwLock<Vec<crate::config::EmailChannel>>,
     /// Starts the IMAP poller of a mailbox added at run time (set by `serve`).
     pub poller_spawner: std::sync::OnceLock<PollerSpawner>,
+    /// Social connectors by channel name (built from the config).
+    pub connectors: std::collections::HashMap<String, Arc<dyn crate::channels::social::Connector>>,
 }
 
 impl App {
@@ -80,7 +83,6 @@ impl App {
         App {
             metrics: store.metrics().clone(),
             store,
-            config,
             clock,
             workers,
             outbox_wake: Arc::new(Notify::new()),
@@ -88,6 +90,8 @@ impl App {
             presence: presence::Presence::default(),
             mailboxes: std::sync::RwLock::new(Vec::new()),
             poller_spawner: std::sync::OnceLock::new(),
+            connectors: crate::channels::social::build(&config),
+            config,
         }
     }
 

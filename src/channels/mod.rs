@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod email;
+pub mod social;
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq)]
 pub enum SendResult {
     Sent,
+    /// Sent; the network gave our reply this id (statuses refer to it).
+    Posted(String),
     /// Try again later (network error, 5xx, 429); the remote may say when.
     Retry {
         error: String,

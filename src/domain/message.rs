@@ -126,6 +126,10 @@ pub enum Delivery {
     Failed,
     /// The send may or may not have reached the network; not retried blindly.
     Unknown,
+    /// The network delivered it to the customer (WhatsApp statuses).
+    Delivered,
+    /// The customer read it.
+    Read,
 }
 
 impl Delivery {
@@ -135,6 +139,8 @@ impl Delivery {
             Delivery::Sent => "sent",
             Delivery::Failed => "failed",
             Delivery::Unknown => "unknown",
+            Delivery::Delivered => "delivered",
+            Delivery::Read => "read",
         }
     }
 }
@@ -220,5 +226,25 @@ pub struct QuarantineItem {
     pub raw: Option<Vec<u8>>,
     pub created_at: Ts,
     /// How an admin resolved it (`reprocessed: message 12`, `dismissed`).
+    pub resolved: Option<String>,
+}
+
+/// A public mention that did not match a trigger: shown in the Mentions
+/// stream (social listening) until an agent promotes or dismisses it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamItem {
+    pub id: u64,
+    pub channel: String,
+    pub external_id: String,
+    pub handle: String,
+    pub name: Option<String>,
+    pub followers: Option<u64>,
+    pub verified: bool,
+    pub text: String,
+    pub url: Option<String>,
+    pub sent_at: Ts,
+    /// What made it about us (a handle, hashtag or keyword), if known.
+    pub matched: Option<String>,
+    /// `None` while new; then `promoted: conversation N` or `dismissed`.
     pub resolved: Option<String>,
 }

@@ -61,6 +61,9 @@ pub const AUTO_REPLIES: TableDefinition<&str, i64> = TableDefinition::new("auto_
 /// Mailboxes added in the admin UI (schema v4): name -> encoded settings.
 pub const MAILBOXES: TableDefinition<&str, Bytes> = TableDefinition::new("mailboxes");
 
+/// The social-listening stream (schema v4): mentions without a trigger.
+pub const STREAM: TableDefinition<u64, Bytes> = TableDefinition::new("stream");
+
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// Join parts of a string key with the unit separator.

@@ -331,6 +331,24 @@ macro_rules! getters {
                 }
                 Ok(out)
             }
+            pub fn stream_item(&self, id: u64) -> R<Option<StreamItem>> {
+                get_val(&self.stream, id)
+            }
+            /// Newest first; unresolved only unless `all`.
+            pub fn stream_list(&self, all: bool, limit: usize) -> R<Vec<StreamItem>> {
+                let mut out = Vec::new();
+                for row in self.stream.iter()?.rev() {
+                    let (_, v) = row?;
+                    let item: StreamItem = decode(v.value())?;
+                    if all || item.resolved.is_none() {
+                        out.push(item);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Ok(out)
+            }
             /// The message with this email Message-ID (without brackets).
             pub fn mail_id(&self, message_id: &str) -> R<Option<MessageId>> {
                 Ok(get_str(&self.mail_ids, message_id)?.map(MessageId))
@@ -411,6 +429,7 @@ tables!(
     mail_ids: MAIL_IDS<&'static str, u64>,
     auto_replies: AUTO_REPLIES<&'static str, i64>,
     mailboxes: MAILBOXES<&'static str, Bytes>,
+    stream: STREAM<u64, Bytes>,
 );
 
 getters!(Tx<'a>);
@@ -600,6 +619,10 @@ impl Tx<'_> {
 
     pub fn remove_mailbox(&mut self, name: &str) -> R<bool> {
         Ok(self.mailboxes.remove(name)?.is_some())
+    }
+
+    pub fn put_stream_item(&mut self, item: &StreamItem) -> R<()> {
+        put(&mut self.stream, item.id, item)
     }
 
     pub fn put_quarantine(&mut self, item: &QuarantineItem) -> R<()> {

@@ -120,6 +120,8 @@ catalog! {
     DeliverySent => "enviado", "sent";
     DeliveryFailed => "falló", "failed";
     DeliveryUnknown => "desconocido", "unknown";
+    DeliveryDelivered => "entregado", "delivered";
+    DeliveryRead => "leído", "read";
     StatusOpen => "Abierta", "Open";
     StatusPending => "Pendiente", "Pending";
     StatusSnoozed => "Pospuesta", "Snoozed";

@@ -12,6 +12,7 @@ pub mod routes;
 pub mod server;
 mod session;
 mod views;
+mod webhooks;
 mod widget;
 
 pub use error::WebError;
@@ -41,6 +42,7 @@ fn all_routes() -> routes::Routes {
     health::routes()
         .nest("/api/v1", api::routes())
         .merge(widget::routes())
+        .merge(webhooks::routes())
         .merge(pages::routes())
 }
 

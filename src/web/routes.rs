@@ -18,6 +18,9 @@ pub enum Access {
     Session,
     /// A website-chat visitor token, from an allowed origin.
     Visitor,
+    /// A network's webhook: the delivery's signature (or, to subscribe, the
+    /// verify token) is the credential.
+    Signed,
 }
 
 #[derive(Clone, Debug)]

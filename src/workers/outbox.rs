@@ -8,6 +8,7 @@
 use super::{Step, Worker, backoff};
 use crate::app::App;
 use crate::channels::email::smtp;
+use crate::channels::social::OutgoingSocial;
 use crate::channels::{SendResult, api};
 use crate::config::EmailChannel;
 use crate::domain::*;
@@ -102,6 +103,28 @@ impl OutboxWorker {
             self.app.metrics.delivery_retries.inc();
         }
         let (last_in, reply_to) = last_in;
+        if let Some(conn) = self.app.connector(&item.channel) {
+            let conv_id = conv.id;
+            let recipient = self
+                .app
+                .store
+                .read(move |r| r.cursor::<String>(&crate::app::social::recipient_key(conv_id)))
+                .await
+                .map_err(|e| e.to_string())?;
+            let out = OutgoingSocial {
+                idempotency_key: item.idempotency_key.clone(),
+                text: msg.text.clone(),
+                private: !msg.public,
+                in_reply_to: last_in.as_ref().and_then(|m| m.external_id.clone()),
+                thread: conv.thread_key.clone(),
+                recipient,
+                handle: ident.handle.clone(),
+                last_inbound_at: last_in.as_ref().map(|m| m.sent_at),
+                now: self.app.clock.now(),
+            };
+            let result = conn.send(&out).await;
+            return self.record(item, result).await;
+        }
         if let (Some(ch), Some(mid)) = (&email, mail_id) {
             let Some(smtp) = &ch.smtp else {
                 return self.park(item, "no SMTP server is configured").await;
@@ -239,8 +262,14 @@ impl OutboxWorker {
     async fn record(&self, item: OutboxItem, result: SendResult) -> Result<(), String> {
         let cfg = &self.app.config.outbox;
         let (max_attempts, min, max) = (cfg.max_attempts, cfg.min_backoff.0, cfg.max_backoff.0);
+        let posted = match &result {
+            SendResult::Posted(id) => Some(id.clone()),
+            _ => None,
+        };
         let (state, delivery, detail, delay) = match result {
-            SendResult::Sent => (OutboxState::Done, Some(Delivery::Sent), None, None),
+            SendResult::Sent | SendResult::Posted(_) => {
+                (OutboxState::Done, Some(Delivery::Sent), None, None)
+            }
             SendResult::Permanent(e) => {
                 (OutboxState::Failed, Some(Delivery::Failed), Some(e), None)
             }
@@ -278,6 +307,12 @@ impl OutboxWorker {
                 let Some(mut m) = tx.message(it.message)? else {
                     return Ok(());
                 };
+                if let Some(ext) = &posted {
+                    // The network's id of our reply: statuses and answers refer to it.
+                    tx.put_mail_id(&crate::app::social::posted_key(&it.channel, ext), m.id)?;
+                    m.external_id = Some(ext.clone());
+                    tx.put_message(&m)?;
+                }
                 if delivery.is_some() || m.delivery_detail != detail {
                     if let Some(d) = delivery {
                         m.delivery = Some(d);

@@ -67,6 +67,8 @@ pub fn delivery_label(ctx: &Ctx, d: Delivery) -> &'static str {
         Delivery::Sent => T::DeliverySent,
         Delivery::Failed => T::DeliveryFailed,
         Delivery::Unknown => T::DeliveryUnknown,
+        Delivery::Delivered => T::DeliveryDelivered,
+        Delivery::Read => T::DeliveryRead,
     })
 }
 

@@ -1,0 +1,284 @@
+//! Storing what social connectors bring: conversations for private messages
+//! and for public mentions that match a trigger, the listening stream for
+//! the other mentions, delivery states of our replies — and the connector's
+//! cursor, all in one transaction.
+
+use super::perm::Perm;
+use super::{App, AppError, Caller};
+use crate::channels::social::{Connector, Polled, SocialItem, listening};
+use crate::config::Listening;
+use crate::domain::*;
+use crate::ingest::{self, IngestOutcome, IngestRules};
+use crate::store::{StoreError, Tx};
+use std::sync::Arc;
+
+/// What became of one polled item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SocialOutcome {
+    Stored(IngestOutcome),
+    Streamed { id: u64, duplicate: bool },
+}
+
+/// Cursor-table key of a connector's position.
+pub fn social_cursor_key(channel: &str) -> String {
+    format!("{channel}\u{1f}social")
+}
+
+/// Cursor-table key of a conversation's private-answer target.
+pub fn recipient_key(conv: ConversationId) -> String {
+    format!("recipient\u{1f}{conv}")
+}
+
+/// `mail_ids` key of one of our posted replies on a network.
+pub fn posted_key(channel: &str, external: &str) -> String {
+    format!("posted\u{1f}{channel}\u{1f}{external}")
+}
+
+fn listening_of(app: &App, channel: &str) -> Listening {
+    let c = &app.config.channel;
+    c.telegram
+        .iter()
+        .filter(|x| x.name == channel)
+        .map(|x| x.listening.clone())
+        .chain(c.mastodon.iter().filter(|x| x.name == channel).map(|x| x.listening.clone()))
+        .chain(c.x.iter().filter(|x| x.name == channel).map(|x| x.listening.clone()))
+        .chain(c.facebook.iter().filter(|x| x.name == channel).map(|x| x.listening.clone()))
+        .next()
+        .unwrap_or_default()
+}
+
+impl App {
+    /// The connector of a social channel.
+    pub fn connector(&self, channel: &str) -> Option<Arc<dyn Connector>> {
+        self.connectors.get(channel).cloned()
+    }
+
+    /// A connector's saved position.
+    pub async fn social_cursor(&self, channel: &str) -> Result<Option<String>, AppError> {
+        let key = social_cursor_key(channel);
+        Ok(self.store.read(move |r| r.cursor::<String>(&key)).await?)
+    }
+
+    /// Store one poll's (or webhook's) items and the new cursor together.
+    pub async fn store_social(
+        &self,
+        channel: &str,
+        polled: Polled,
+    ) -> Result<Vec<SocialOutcome>, AppError> {
+        let rules = self.ingest_rules();
+        let listen = listening_of(self, channel);
+        let ch = channel.to_string();
+        let mut prepared = Vec::with_capacity(polled.items.len());
+        for item in polled.items {
+            let mut item = item;
+            item.msg.channel = ch.clone();
+            match ingest::prepare(item.msg.clone(), &rules) {
+                Ok(m) => {
+                    item.msg = m;
+                    prepared.push(item);
+                }
+                Err(e) => {
+                    tracing::warn!(channel = %ch, external_id = %item.msg.external_id, error = %e, "social item refused");
+                }
+            }
+        }
+        let cursor = polled.cursor;
+        let statuses = polled.statuses;
+        let outcomes = self
+            .store
+            .write(move |tx| {
+                let mut out = Vec::with_capacity(prepared.len());
+                for item in prepared {
+                    out.push(store_item(tx, &ch, &rules, &listen, item)?);
+                }
+                for (external, delivery, detail) in statuses {
+                    apply_status(tx, &ch, &external, delivery, detail)?;
+                }
+                if let Some(c) = &cursor {
+                    tx.put_cursor(&social_cursor_key(&ch), c)?;
+                }
+                Ok(out)
+            })
+            .await?;
+        for o in &outcomes {
+            match o {
+                SocialOutcome::Stored(s) if s.duplicate => self.metrics.ingest_duplicates.inc(),
+                SocialOutcome::Stored(_) => self.metrics.ingested.inc(),
+                _ => {}
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// The listening stream (any staff account may read it).
+    pub async fn stream(&self, caller: &Caller, all: bool) -> Result<Vec<StreamItem>, AppError> {
+        caller.check(Perm::ViewConversation, None)?;
+        Ok(self.store.read(move |r| r.stream_list(all, 500)).await?)
+    }
+
+    /// Promote a stream item to a conversation, or dismiss it. Nothing is
+    /// ever deleted or hidden on the network.
+    pub async fn stream_resolve(
+        &self,
+        caller: &Caller,
+        id: u64,
+        promote: bool,
+    ) -> Result<String, AppError> {
+        caller.check(Perm::ReplyConversation, None)?;
+        let rules = self.ingest_rules();
+        let actor = caller
+            .user()
+            .map(|u| Actor::User(u.id))
+            .unwrap_or(Actor::System);
+        let kind = |c: &str| self.channel_kind(c);
+        let item = self
+            .store
+            .read(move |r| r.stream_item(id))
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no stream item {id}")))?;
+        let kind = kind(&item.channel).unwrap_or(ChannelKind::Api);
+        self.store
+            .write(move |tx| {
+                let Some(mut item) = tx.stream_item(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no stream item {id}"))));
+                };
+                if let Some(r) = &item.resolved {
+                    return Ok(Err(AppError::Conflict(format!("already {r}"))));
+                }
+                let outcome = if promote {
+                    let msg = ingest::InboundMessage {
+                        channel: item.channel.clone(),
+                        kind,
+                        external_id: item.external_id.clone(),
+                        thread: None,
+                        author: ingest::AuthorProfile {
+                            handle: item.handle.clone(),
+                            name: item.name.clone(),
+                            followers: item.followers,
+                            verified: item.verified,
+                            ..Default::default()
+                        },
+                        text: item.text.clone(),
+                        html: None,
+                        subject: None,
+                        attachments: vec![],
+                        public: true,
+                        sent_at: Some(item.sent_at),
+                    };
+                    let o = ingest::apply(tx, msg, &rules)?;
+                    format!("promoted: conversation {}", o.conversation)
+                } else {
+                    "dismissed".to_string()
+                };
+                item.resolved = Some(outcome.clone());
+                tx.put_stream_item(&item)?;
+                tx.append_event(
+                    actor,
+                    EventKind::StreamResolved {
+                        id,
+                        outcome: outcome.clone(),
+                    },
+                )?;
+                Ok(Ok(outcome))
+            })
+            .await?
+    }
+}
+
+fn store_item(
+    tx: &mut Tx<'_>,
+    channel: &str,
+    rules: &IngestRules,
+    listen: &Listening,
+    item: SocialItem,
+) -> Result<SocialOutcome, StoreError> {
+    let SocialItem {
+        msg,
+        mention,
+        recipient,
+        url,
+    } = item;
+    // Already a message (a re-poll after a crash): nothing to decide.
+    let known = tx.dedupe(channel, &msg.external_id)?.is_some();
+    if mention && !known && listening::trigger(listen, &msg.text).is_none() {
+        let key = format!("{channel}\u{1f}stream:{}", msg.external_id);
+        if let Some(id) = tx.cursor::<u64>(&key)? {
+            return Ok(SocialOutcome::Streamed { id, duplicate: true });
+        }
+        let id = tx.next_id();
+        let item = StreamItem {
+            id,
+            channel: channel.to_string(),
+            external_id: msg.external_id.clone(),
+            handle: msg.author.handle.clone(),
+            name: msg.author.name.clone(),
+            followers: msg.author.followers,
+            verified: msg.author.verified,
+            matched: listening::about_us(listen, &msg.text),
+            text: msg.text,
+            url,
+            sent_at: msg.sent_at.unwrap_or(tx.now()),
+            resolved: None,
+        };
+        tx.put_stream_item(&item)?;
+        tx.put_cursor(&key, &id)?;
+        tx.append_event(
+            Actor::Channel(channel.to_string()),
+            EventKind::StreamAdded {
+                id,
+                channel: channel.to_string(),
+            },
+        )?;
+        return Ok(SocialOutcome::Streamed {
+            id,
+            duplicate: false,
+        });
+    }
+    let outcome = ingest::apply(tx, msg, rules)?;
+    if !outcome.duplicate
+        && let Some(r) = recipient
+    {
+        tx.put_cursor(&recipient_key(outcome.conversation), &r)?;
+    }
+    Ok(SocialOutcome::Stored(outcome))
+}
+
+/// A network told us what became of one of our replies.
+fn apply_status(
+    tx: &mut Tx<'_>,
+    channel: &str,
+    external: &str,
+    delivery: Delivery,
+    detail: Option<String>,
+) -> Result<(), StoreError> {
+    let Some(mid) = tx.mail_id(&posted_key(channel, external))? else {
+        return Ok(());
+    };
+    let Some(mut m) = tx.message(mid)? else {
+        return Ok(());
+    };
+    // Never go back (a late "sent" after "read").
+    let rank = |d: Option<Delivery>| match d {
+        None | Some(Delivery::Queued) | Some(Delivery::Unknown) => 0,
+        Some(Delivery::Sent) => 1,
+        Some(Delivery::Delivered) => 2,
+        Some(Delivery::Read) => 3,
+        Some(Delivery::Failed) => 4,
+    };
+    if rank(Some(delivery)) <= rank(m.delivery) {
+        return Ok(());
+    }
+    m.delivery = Some(delivery);
+    m.delivery_detail = detail.clone();
+    tx.put_message(&m)?;
+    tx.append_event(
+        Actor::Channel(channel.to_string()),
+        EventKind::DeliveryChanged {
+            conversation: m.conversation,
+            message: m.id,
+            delivery,
+            detail,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! The telegram connector (not built yet: the channel is reported as not connected).
+
+use super::Connector;
+use crate::config::TelegramChannel;
+use std::sync::Arc;
+
+/// Whether this version connects the network (false: reported as pending).
+pub const CONNECTED: bool = false;
+
+/// The connector for one configured channel.
+pub fn connector(_cfg: &TelegramChannel) -> Option<Arc<dyn Connector>> {
+    None
+}
