@@ -777,10 +777,30 @@ impl Config {
             .telegram
             .iter()
             .map(|c| ("channel.telegram.base_url", &c.base_url))
-            .chain(self.channel.mastodon.iter().map(|c| ("channel.mastodon.base_url", &c.base_url)))
-            .chain(self.channel.x.iter().map(|c| ("channel.x.base_url", &c.base_url)))
-            .chain(self.channel.facebook.iter().map(|c| ("channel.facebook.base_url", &c.base_url)))
-            .chain(self.channel.whatsapp.iter().map(|c| ("channel.whatsapp.base_url", &c.base_url)));
+            .chain(
+                self.channel
+                    .mastodon
+                    .iter()
+                    .map(|c| ("channel.mastodon.base_url", &c.base_url)),
+            )
+            .chain(
+                self.channel
+                    .x
+                    .iter()
+                    .map(|c| ("channel.x.base_url", &c.base_url)),
+            )
+            .chain(
+                self.channel
+                    .facebook
+                    .iter()
+                    .map(|c| ("channel.facebook.base_url", &c.base_url)),
+            )
+            .chain(
+                self.channel
+                    .whatsapp
+                    .iter()
+                    .map(|c| ("channel.whatsapp.base_url", &c.base_url)),
+            );
         for (key, url) in urls {
             let ok = reqwest::Url::parse(url)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

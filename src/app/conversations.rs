@@ -126,6 +126,9 @@ impl App {
     /// Why replies on `channel` cannot be delivered now (they wait, parked),
     /// or `None` when the outbox can send them.
     pub fn cannot_send(&self, channel: &str) -> Option<String> {
+        if self.channel_disabled(channel) {
+            return Some("the channel is disabled by an admin".into());
+        }
         if let Some(c) = self.config.api_channel(channel) {
             return c
                 .webhook_url

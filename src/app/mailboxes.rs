@@ -11,6 +11,9 @@ use crate::domain::{Actor, EventKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// Cursor-table key of the list of disabled channels.
+const DISABLED_KEY: &str = "channels\u{1f}disabled";
+
 /// A mailbox as the admin form describes it (and as it is stored).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MailboxForm {
@@ -157,8 +160,90 @@ impl App {
         out
     }
 
+    /// Whether an admin disabled this channel.
+    pub fn channel_disabled(&self, name: &str) -> bool {
+        self.disabled
+            .read()
+            .map(|d| d.contains(name))
+            .unwrap_or(false)
+    }
+
+    /// Disable or enable a channel (admins): a disabled channel is not
+    /// polled and its replies wait, parked, until it is enabled again.
+    pub async fn set_channel_enabled(
+        &self,
+        caller: &Caller,
+        name: &str,
+        enabled: bool,
+    ) -> Result<(), AppError> {
+        caller.check(Perm::ManageChannels, None)?;
+        if self.channel_kind(name).is_none() {
+            return Err(AppError::NotFound(format!("no channel named {name:?}")));
+        }
+        let mut set = self.disabled.read().map(|d| d.clone()).unwrap_or_default();
+        if enabled {
+            set.remove(name);
+        } else {
+            set.insert(name.to_string());
+        }
+        let list: Vec<String> = set.iter().cloned().collect();
+        let n = name.to_string();
+        let actor = caller
+            .user()
+            .map(|u| Actor::User(u.id))
+            .unwrap_or(Actor::System);
+        self.store
+            .write(move |tx| {
+                tx.put_cursor(DISABLED_KEY, &list)?;
+                tx.append_event(
+                    actor,
+                    EventKind::ChannelChanged {
+                        kind: "channel".into(),
+                        name: n,
+                        change: if enabled { "enabled" } else { "disabled" }.into(),
+                    },
+                )?;
+                Ok(())
+            })
+            .await?;
+        if let Ok(mut d) = self.disabled.write() {
+            *d = set;
+        }
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// "Check connection" (admins): log in to the channel's servers.
+    pub async fn check_channel(&self, caller: &Caller, name: &str) -> Result<String, AppError> {
+        caller.check(Perm::ManageChannels, None)?;
+        if let Some(ch) = self.email_channel(name) {
+            return check_connection(&ch)
+                .await
+                .map(|()| format!("{name}: connected"))
+                .map_err(|e| AppError::Invalid(format!("{name}: {e}")));
+        }
+        if let Some(conn) = self.connector(name) {
+            return conn
+                .check()
+                .await
+                .map(|who| format!("{name}: connected as {who}"))
+                .map_err(|e| AppError::Invalid(format!("{name}: {e}")));
+        }
+        Err(AppError::NotFound(format!(
+            "no mailbox or social channel named {name:?}"
+        )))
+    }
+
     /// Load the UI's mailboxes from the store (at start).
     pub async fn load_mailboxes(&self) -> Result<(), AppError> {
+        let disabled: Vec<String> = self
+            .store
+            .read(|r| r.cursor::<Vec<String>>(DISABLED_KEY))
+            .await?
+            .unwrap_or_default();
+        if let Ok(mut d) = self.disabled.write() {
+            *d = disabled.into_iter().collect();
+        }
         let forms: Vec<MailboxForm> = self.store.read(|r| r.mailboxes()).await?;
         let mut list = Vec::new();
         for f in forms {
@@ -178,11 +263,7 @@ impl App {
         c.api.iter().any(|x| x.name == name)
             || c.webchat.iter().any(|x| x.name == name)
             || self.email_channel(name).is_some()
-            || self
-                .config
-                .social_channels()
-                .iter()
-                .any(|(_, n)| n == name)
+            || self.config.social_channels().iter().any(|(_, n)| n == name)
     }
 
     /// Add a mailbox (admins): checked by connecting first, then stored and

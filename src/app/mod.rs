@@ -9,10 +9,10 @@ pub mod conversations;
 pub mod email;
 pub mod inbound;
 pub mod mailboxes;
-pub mod social;
 pub mod perm;
 pub mod presence;
 pub mod responses;
+pub mod social;
 pub mod widget;
 
 use crate::config::Config;
@@ -69,6 +69,8 @@ pub struct App {
     pub mailboxes: std::sync::RwLock<Vec<crate::config::EmailChannel>>,
     /// Starts the IMAP poller of a mailbox added at run time (set by `serve`).
     pub poller_spawner: std::sync::OnceLock<PollerSpawner>,
+    /// Channels an admin disabled (not polled, replies wait).
+    pub disabled: std::sync::RwLock<std::collections::BTreeSet<String>>,
     /// Social connectors by channel name (built from the config).
     pub connectors: std::collections::HashMap<String, Arc<dyn crate::channels::social::Connector>>,
 }
@@ -91,6 +93,7 @@ impl App {
             mailboxes: std::sync::RwLock::new(Vec::new()),
             poller_spawner: std::sync::OnceLock::new(),
             connectors: crate::channels::social::build(&config),
+            disabled: std::sync::RwLock::new(std::collections::BTreeSet::new()),
             config,
         }
     }

@@ -40,9 +40,23 @@ fn listening_of(app: &App, channel: &str) -> Listening {
         .iter()
         .filter(|x| x.name == channel)
         .map(|x| x.listening.clone())
-        .chain(c.mastodon.iter().filter(|x| x.name == channel).map(|x| x.listening.clone()))
-        .chain(c.x.iter().filter(|x| x.name == channel).map(|x| x.listening.clone()))
-        .chain(c.facebook.iter().filter(|x| x.name == channel).map(|x| x.listening.clone()))
+        .chain(
+            c.mastodon
+                .iter()
+                .filter(|x| x.name == channel)
+                .map(|x| x.listening.clone()),
+        )
+        .chain(
+            c.x.iter()
+                .filter(|x| x.name == channel)
+                .map(|x| x.listening.clone()),
+        )
+        .chain(
+            c.facebook
+                .iter()
+                .filter(|x| x.name == channel)
+                .map(|x| x.listening.clone()),
+        )
         .next()
         .unwrap_or_default()
 }
@@ -203,7 +217,10 @@ fn store_item(
     if mention && !known && listening::trigger(listen, &msg.text).is_none() {
         let key = format!("{channel}\u{1f}stream:{}", msg.external_id);
         if let Some(id) = tx.cursor::<u64>(&key)? {
-            return Ok(SocialOutcome::Streamed { id, duplicate: true });
+            return Ok(SocialOutcome::Streamed {
+                id,
+                duplicate: true,
+            });
         }
         let id = tx.next_id();
         let item = StreamItem {

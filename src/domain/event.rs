@@ -169,10 +169,17 @@ pub enum EventKind {
         kind: String,
         name: String,
         change: String,
-    },    /// A public mention went to the listening stream.
-    StreamAdded { id: u64, channel: String },
+    },
+    /// A public mention went to the listening stream.
+    StreamAdded {
+        id: u64,
+        channel: String,
+    },
     /// An agent promoted a stream item to a conversation, or dismissed it.
-    StreamResolved { id: u64, outcome: String },
+    StreamResolved {
+        id: u64,
+        outcome: String,
+    },
 }
 
 impl EventKind {

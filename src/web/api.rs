@@ -29,6 +29,8 @@ pub fn routes() -> Routes {
         .post("/conversations/{id}/tags", Bearer, tags)
         .post("/conversations/{id}/priority", Bearer, priority)
         .get("/admin/workers", Bearer, workers)
+        .get("/stream", Bearer, stream)
+        .post("/stream/{id}/{action}", Bearer, stream_resolve)
         .get("/admin/quarantine", Bearer, quarantine)
         .post(
             "/admin/quarantine/{id}/{action}",
@@ -386,5 +388,39 @@ async fn quarantine_resolve(
         _ => return Err(WebError::new(StatusCode::NOT_FOUND, "no such action")),
     };
     let outcome = app.quarantine_resolve(&caller, id, reprocess).await?;
+    Ok(Json(json!({ "id": id, "outcome": outcome })))
+}
+
+/// `GET /api/v1/stream`: public mentions waiting in the listening stream.
+async fn stream(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, WebError> {
+    let all = q.get("all").is_some_and(|v| v == "1" || v == "true");
+    let items = app.stream(&caller, all).await?;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            json!({"id": i.id, "channel": i.channel, "external_id": i.external_id, "handle": i.handle,
+                   "name": i.name, "followers": i.followers, "verified": i.verified, "text": i.text,
+                   "url": i.url, "sent_at": i.sent_at.rfc3339(), "matched": i.matched, "resolved": i.resolved})
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /api/v1/stream/{id}/promote|dismiss`.
+async fn stream_resolve(
+    State(app): State<AppState>,
+    Auth(caller): Auth,
+    Path((id, action)): Path<(u64, String)>,
+) -> Result<Json<Value>, WebError> {
+    let promote = match action.as_str() {
+        "promote" => true,
+        "dismiss" => false,
+        _ => return Err(WebError::new(StatusCode::NOT_FOUND, "no such action")),
+    };
+    let outcome = app.stream_resolve(&caller, id, promote).await?;
     Ok(Json(json!({ "id": id, "outcome": outcome })))
 }

@@ -202,6 +202,14 @@ catalog! {
     Folder => "Carpeta", "Folder";
     PollEvery => "Comprobar cada (segundos, si no hay IDLE)", "Check every (seconds, without IDLE)";
     AcknowledgeNew => "Enviar acuse de recibo a cada conversación nueva", "Send an acknowledgement to every new conversation";
+    Listening => "Escucha social", "Social listening";
+    ListeningHelp => "Menciones públicas de tu marca que no piden ayuda. Conviértelas en conversación si merecen respuesta; descartarlas no borra nada en la red.", "Public mentions of your brand that do not ask for help. Turn one into a conversation if it deserves an answer; dismissing deletes nothing on the network.";
+    ListeningEmpty => "No hay menciones pendientes.", "No mentions waiting.";
+    Promote => "Abrir conversación", "Open a conversation";
+    CheckConnection => "Comprobar conexión", "Check connection";
+    Disable => "Desactivar", "Disable";
+    Enable => "Activar", "Enable";
+    Disabled => "desactivado", "disabled";
     NoChannels => "Aún no hay canales. Añade un buzón para empezar a recibir correo.", "No channels yet. Add a mailbox to start receiving mail.";
     SentToTeam => "pasó al equipo", "handed to team";
     Workers => "Procesos", "Workers";

@@ -23,8 +23,11 @@ async fn verify(
 ) -> Response {
     match app.connector(&channel).and_then(|c| c.verify_webhook(&q)) {
         Some(challenge) => (StatusCode::OK, challenge).into_response(),
-        None => WebError::new(StatusCode::FORBIDDEN, "unknown channel or wrong verify token")
-            .into_response(),
+        None => WebError::new(
+            StatusCode::FORBIDDEN,
+            "unknown channel or wrong verify token",
+        )
+        .into_response(),
     }
 }
 

@@ -579,6 +579,10 @@ impl Worker for ImapWorker {
         let Some(imap) = ch.imap.clone() else {
             return Ok(Step::Idle(Duration::from_secs(3600)));
         };
+        if self.app.channel_disabled(&self.channel) {
+            self.session = None;
+            return Ok(Step::Idle(Duration::from_secs(5)));
+        }
         let folders = imap.folder_list();
         if self.sync_once().await? {
             return Ok(Step::Busy);

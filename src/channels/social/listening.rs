@@ -119,7 +119,10 @@ mod tests {
             ("quiero un REEMBOLSO ya", Some("reembolso")),
             ("la app NO FUNCIONA desde ayer", Some("no funciona")),
             ("Necesito asistencia urgente", Some("necesito asistencia")),
-            ("@TiendaNordia please help, my order never arrived", Some("help")),
+            (
+                "@TiendaNordia please help, my order never arrived",
+                Some("help"),
+            ),
             ("I want a refund", Some("refund")),
             ("refunds are slow", None),
             ("the site is DOWN again", Some("down")),
@@ -136,7 +139,10 @@ mod tests {
     fn custom_triggers_replace_the_defaults() {
         let mut r = rules();
         r.triggers = Some(vec!["garantía".into()]);
-        assert_eq!(trigger(&r, "la GARANTIA no cubre").as_deref(), Some("garantía"));
+        assert_eq!(
+            trigger(&r, "la GARANTIA no cubre").as_deref(),
+            Some("garantía")
+        );
         assert_eq!(trigger(&r, "necesito ayuda"), None);
     }
 

@@ -19,6 +19,9 @@ impl SocialWorker {
     /// One poll, stored with its cursor. The step's result for the supervisor.
     pub async fn poll_once(&self) -> Result<Step, String> {
         let name = self.conn.name().to_string();
+        if self.app.channel_disabled(&name) {
+            return Ok(Step::Idle(std::time::Duration::from_secs(5)));
+        }
         let cursor = self
             .app
             .social_cursor(&name)

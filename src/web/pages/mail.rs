@@ -187,6 +187,15 @@ pub(super) async fn attachment(
     }
 }
 
+/// One line of the channels table.
+struct ChannelRow {
+    kind: String,
+    name: String,
+    src: &'static str,
+    status: Option<crate::workers::WorkerStatus>,
+    ui: bool,
+}
+
 fn security_select(name: &str, current: &str) -> Markup {
     html! {
         select name=(name) {
@@ -201,7 +210,7 @@ async fn channels_render(
     app: &AppState,
     s: &Session,
     form: &MailboxForm,
-    error: Option<String>,
+    (error, notice): (Option<String>, Option<String>),
     status: StatusCode,
 ) -> Response {
     if let Err(e) =
@@ -214,59 +223,60 @@ async fn channels_render(
     let workers = app.workers.snapshot();
     let state_of = |name: &str| workers.iter().find(|w| w.name == name).cloned();
     let c = &app.config.channel;
-    let mut rows: Vec<(
-        String,
-        String,
-        &'static str,
-        Option<crate::workers::WorkerStatus>,
-        bool,
-    )> = Vec::new();
-    for x in &c.api {
-        rows.push((
-            "api".into(),
-            x.name.clone(),
-            ctx.t(T::FromConfigFile),
-            None,
-            false,
-        ));
-    }
-    for x in &c.webchat {
-        rows.push((
-            "webchat".into(),
-            x.name.clone(),
-            ctx.t(T::FromConfigFile),
-            None,
-            false,
-        ));
-    }
+    let file = ctx.t(T::FromConfigFile);
+    let row = |kind: &str, name: &str, src: &'static str, ui: bool| ChannelRow {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        src,
+        status: state_of(&format!("{kind}:{name}")),
+        ui,
+    };
+    let mut rows: Vec<ChannelRow> = Vec::new();
+    rows.extend(c.api.iter().map(|x| row("api", &x.name, file, false)));
+    rows.extend(
+        c.webchat
+            .iter()
+            .map(|x| row("webchat", &x.name, file, false)),
+    );
     for (x, ui) in app.email_channels() {
         let src = ctx.t(if ui { T::FromAdmin } else { T::FromConfigFile });
-        rows.push((
-            "email".into(),
-            x.name.clone(),
-            src,
-            state_of(&format!("email:{}", x.name)),
-            ui,
-        ));
+        rows.push(row("email", &x.name, src, ui));
+    }
+    for (kind, name) in app.config.social_channels() {
+        rows.push(row(kind, &name, file, false));
     }
     let body = html! {
         (views::topbar(&ctx))
         main class="page" {
             h1 { (ctx.t(T::Channels)) }
             p class="muted" { (ctx.t(T::ChannelsHelp)) }
+            @if let Some(n) = &notice { p class="flash" role="status" { (n) } }
             @if rows.is_empty() {
                 p class="empty" { (ctx.t(T::NoChannels)) }
             } @else {
                 table class="table" id="channels" {
                     thead { tr { th { (ctx.t(T::Kind)) } th { (ctx.t(T::Channel)) } th { (ctx.t(T::Source)) } th { (ctx.t(T::State)) } th { (ctx.t(T::LastError)) } th { "" } } }
                     tbody {
-                        @for (kind, name, src, st, ui) in &rows {
+                        @for r in &rows {
+                            @let name = &r.name;
                             tr data-name=(name) {
-                                td { (kind) } td { (name) } td { (src) }
-                                td { @if let Some(w) = st { span class={ "status " (w.state.as_str()) } { (w.state.as_str()) } } @else { "—" } }
-                                td { (st.as_ref().and_then(|w| w.last_error.clone()).unwrap_or_else(|| "—".into())) }
+                                td { (r.kind) } td { (name) } td { (r.src) }
+                                td { @if let Some(w) = &r.status { span class={ "status " (w.state.as_str()) } { (w.state.as_str()) } } @else { "—" } }
+                                td { (r.status.as_ref().and_then(|w| w.last_error.clone()).unwrap_or_else(|| "—".into())) }
                                 td {
-                                    @if *ui {
+                                    @if app.channel_disabled(name) { span class="status failing" { (ctx.t(T::Disabled)) } " " }
+                                    @if r.kind != "api" && r.kind != "webchat" {
+                                        form method="post" action=(format!("/admin/channels/{name}/check")) class="inline" {
+                                            (ctx.csrf_field())
+                                            button class="btn" type="submit" { (ctx.t(T::CheckConnection)) }
+                                        }
+                                        @let (action, label) = if app.channel_disabled(name) { ("enable", T::Enable) } else { ("disable", T::Disable) };
+                                        form method="post" action=(format!("/admin/channels/{name}/{action}")) class="inline" {
+                                            (ctx.csrf_field())
+                                            button class="btn" type="submit" { (ctx.t(label)) }
+                                        }
+                                    }
+                                    @if r.ui {
                                         form method="post" action=(format!("/admin/channels/email/{name}/delete")) class="inline" {
                                             (ctx.csrf_field())
                                             button class="btn" type="submit" { (ctx.t(T::Remove)) }
@@ -317,7 +327,7 @@ pub(super) async fn channels_page(State(app): State<AppState>, s: Session) -> Re
         poll_seconds: 60,
         ..MailboxForm::default()
     };
-    channels_render(&app, &s, &form, None, StatusCode::OK).await
+    channels_render(&app, &s, &form, (None, None), StatusCode::OK).await
 }
 
 fn form_port(f: &HashMap<String, String>, key: &str) -> Result<Option<u16>, String> {
@@ -379,7 +389,7 @@ pub(super) async fn mailbox_add(
                 &app,
                 &s,
                 &form,
-                Some(e.to_string()),
+                (Some(e.to_string()), None),
                 StatusCode::BAD_REQUEST,
             )
             .await
@@ -404,6 +414,120 @@ pub(super) async fn mailbox_remove(
         .await
     {
         Ok(()) => Redirect::to("/admin/channels").into_response(),
+        Err(e) => error_page(&app, &s, e),
+    }
+}
+
+/// `POST /admin/channels/{name}/check|disable|enable`.
+pub(super) async fn channel_action(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let caller = Caller::Staff(s.user.clone());
+    let result = match action.as_str() {
+        "check" => app.check_channel(&caller, &name).await,
+        "disable" | "enable" => app
+            .set_channel_enabled(&caller, &name, action == "enable")
+            .await
+            .map(|()| format!("{name}: {action}d")),
+        _ => return WebError::new(StatusCode::NOT_FOUND, "no such action").into_response(),
+    };
+    let form = MailboxForm {
+        poll_seconds: 60,
+        ..MailboxForm::default()
+    };
+    match result {
+        Ok(notice) => channels_render(&app, &s, &form, (None, Some(notice)), StatusCode::OK).await,
+        Err(e @ (AppError::Invalid(_) | AppError::NotFound(_))) => {
+            let msg = (Some(e.to_string()), None);
+            channels_render(&app, &s, &form, msg, StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => error_page(&app, &s, e),
+    }
+}
+
+/// `GET /stream`: the social-listening stream.
+pub(super) async fn stream_page(State(app): State<AppState>, s: Session) -> Response {
+    let items = match app.stream(&Caller::Staff(s.user.clone()), false).await {
+        Ok(i) => i,
+        Err(e) => return error_page(&app, &s, e),
+    };
+    let tz = tz(&app, &s);
+    let ctx = ctx(&app, &s, &tz);
+    let read_only = s.user.role == Role::Auditor;
+    let body = html! {
+        (views::topbar(&ctx))
+        main class="page" {
+            h1 { (ctx.t(T::Listening)) }
+            p class="muted" { (ctx.t(T::ListeningHelp)) }
+            @if items.is_empty() {
+                p class="empty" { (ctx.t(T::ListeningEmpty)) }
+            }
+            ul class="stream" id="stream" {
+                @for i in &items {
+                    li class="card" data-id=(i.id) {
+                        div class="meta" {
+                            strong { (i.name.as_deref().unwrap_or(&i.handle)) } " " span class="muted" { (i.handle) }
+                            @if i.verified { " ✔ " span class="muted" { (ctx.t(T::Verified)) } }
+                            @if let Some(f) = i.followers { " · " (f) " " (ctx.t(T::Followers)) }
+                            " · " (i.channel) " · " time datetime=(i.sent_at.rfc3339()) { (ctx.when(i.sent_at)) }
+                            @if let Some(u) = &i.url { " · " a href=(u) rel="noopener noreferrer nofollow" target="_blank" { "↗" } }
+                        }
+                        p { (i.text) }
+                        @if !read_only {
+                            form method="post" action=(format!("/stream/{}/promote", i.id)) class="inline" {
+                                (ctx.csrf_field())
+                                button class="btn primary" type="submit" { (ctx.t(T::Promote)) }
+                            }
+                            form method="post" action=(format!("/stream/{}/dismiss", i.id)) class="inline" {
+                                (ctx.csrf_field())
+                                button class="btn" type="submit" { (ctx.t(T::Dismiss)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html_page(
+        StatusCode::OK,
+        views::layout(&ctx, ctx.t(T::Listening), body),
+    )
+}
+
+/// `POST /stream/{id}/promote|dismiss`.
+pub(super) async fn stream_resolve(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path((id, action)): Path<(u64, String)>,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let promote = match action.as_str() {
+        "promote" => true,
+        "dismiss" => false,
+        _ => return WebError::new(StatusCode::NOT_FOUND, "no such action").into_response(),
+    };
+    match app
+        .stream_resolve(&Caller::Staff(s.user.clone()), id, promote)
+        .await
+    {
+        Ok(outcome) => {
+            let to = outcome
+                .strip_prefix("promoted: conversation ")
+                .map(|c| format!("/conversations/{c}"))
+                .unwrap_or_else(|| "/stream".into());
+            Redirect::to(&to).into_response()
+        }
         Err(e) => error_page(&app, &s, e),
     }
 }

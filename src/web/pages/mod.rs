@@ -42,6 +42,13 @@ pub fn routes() -> Routes {
         .post("/account/password", Session, auth::password_submit)
         .get("/account/prefs", Session, auth::prefs_page)
         .get("/admin/status", Session, auth::status_page)
+        .get("/stream", Session, mail::stream_page)
+        .post("/stream/{id}/{action}", Session, mail::stream_resolve)
+        .post(
+            "/admin/channels/{name}/{action}",
+            Session,
+            mail::channel_action,
+        )
         .get("/admin/channels", Session, mail::channels_page)
         .post("/admin/channels/email", Session, mail::mailbox_add)
         .post(

@@ -114,6 +114,7 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                     div {
                         strong { (u.name) } br; span class="muted" { (u.email) }
                         @if u.role == crate::domain::Role::Auditor { p class="muted" { (ctx.t(T::ReadOnly)) } }
+                        a href="/stream" { (ctx.t(T::Listening)) }
                         a href="/canned" { (ctx.t(T::CannedResponses)) }
                         @if matches!(u.role, crate::domain::Role::Admin | crate::domain::Role::Supervisor) { a href="/admin/teams" { (ctx.t(T::Teams)) } }
                         @if u.role == crate::domain::Role::Admin { a href="/admin/status" { (ctx.t(T::SystemStatus)) } a href="/admin/channels" { (ctx.t(T::Channels)) } a href="/admin/quarantine" { (ctx.t(T::Quarantine)) } }
