@@ -146,6 +146,7 @@ fn body(w: &World, method: &str, path: &str, foreign: bool) -> Option<String> {
         ("POST", "team", false) if foreign => format!("team={}", w.team),
         ("POST", "team", false) => "team=".into(),
         ("POST", "presence", false) => "activity=viewing".into(),
+        ("POST", "private", false) => String::new(),
         _ => return None,
     })
 }

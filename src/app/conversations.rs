@@ -157,6 +157,20 @@ impl App {
         private: bool,
         note: bool,
     ) -> Result<ReplyOutcome, AppError> {
+        self.reply_checked(caller, id, text, (private, note), false)
+            .await
+    }
+
+    /// [`App::reply`], where `allow_personal` publishes a public social reply
+    /// even though it contains personal data (the agent confirmed).
+    pub async fn reply_checked(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        text: &str,
+        (private, note): (bool, bool),
+        allow_personal: bool,
+    ) -> Result<ReplyOutcome, AppError> {
         let mut text = text.trim().to_string();
         if text.is_empty() {
             return Err(AppError::Invalid("text must not be empty".into()));
@@ -179,6 +193,19 @@ impl App {
                 .map_err(|e| AppError::Invalid(e.to_string()))?;
         }
         let kind = self.channel_kind(&conv.channel);
+        let on_public_network = matches!(
+            kind,
+            Some(ChannelKind::X | ChannelKind::Facebook | ChannelKind::Mastodon | ChannelKind::Telegram)
+        );
+        if !note && !private && !allow_personal && on_public_network {
+            let found = super::privacy::personal_data(&text);
+            if !found.is_empty() {
+                return Err(AppError::Conflict(format!(
+                    "{PERSONAL_DATA}: this public reply contains {}. Send it as a private message, or confirm to publish it anyway",
+                    found.join(", ")
+                )));
+            }
+        }
         if !note {
             match kind {
                 None => {
@@ -289,6 +316,49 @@ impl App {
             self.outbox_wake.notify_one();
         }
         Ok(outcome)
+    }
+
+    /// Continue a public conversation privately ("please DM us" in one
+    /// click): the conversation stays one, and replies default to private.
+    pub async fn set_visibility(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        public: bool,
+    ) -> Result<Conversation, AppError> {
+        caller.check(Perm::ReplyConversation, None)?;
+        let conv = self
+            .store
+            .read(move |r| r.conversation(id))
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
+        caller.check(Perm::ReplyConversation, Some(&conv))?;
+        let actor = caller
+            .user()
+            .map(|u| Actor::User(u.id))
+            .unwrap_or(Actor::System);
+        self.store
+            .write(move |tx| {
+                let Some(old) = tx.conversation(id)? else {
+                    return Ok(Err(AppError::NotFound(format!("no conversation {id}"))));
+                };
+                if old.public == public {
+                    return Ok(Ok(old));
+                }
+                let mut c = old.clone();
+                c.public = public;
+                c.updated_at = tx.now();
+                tx.put_conversation(Some(&old), &c)?;
+                tx.append_event(
+                    actor,
+                    EventKind::VisibilityChanged {
+                        conversation: id,
+                        public,
+                    },
+                )?;
+                Ok(Ok(c))
+            })
+            .await?
     }
 
     pub async fn set_status(
@@ -633,6 +703,9 @@ impl App {
         })
     }
 }
+
+/// How a held public reply's error begins (pages offer "send privately").
+pub const PERSONAL_DATA: &str = "personal data";
 
 /// The outbox row for an outgoing message, in the caller's transaction:
 /// pending, or parked with `parked` as the reason when the channel cannot

@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod mailboxes;
 pub mod perm;
 pub mod presence;
+pub mod privacy;
 pub mod responses;
 pub mod social;
 pub mod widget;

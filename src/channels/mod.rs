@@ -21,3 +21,11 @@ pub enum SendResult {
     /// The remote refused for good (4xx): show the agent why.
     Permanent(String),
 }
+
+/// Install ring as the process's rustls provider (once; later calls are
+/// no-ops). reqwest is built without a provider of its own, so every HTTP
+/// client of a connector calls this first — the binary does it at start, but
+/// a library user (a test, a bench) may not have.
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -180,6 +180,11 @@ pub enum EventKind {
         id: u64,
         outcome: String,
     },
+    /// The conversation continues privately (or publicly again).
+    VisibilityChanged {
+        conversation: ConversationId,
+        public: bool,
+    },
 }
 
 impl EventKind {
@@ -199,7 +204,8 @@ impl EventKind {
             | EventKind::TagsChanged { conversation, .. }
             | EventKind::PriorityOverridden { conversation, .. }
             | EventKind::Mentioned { conversation, .. }
-            | EventKind::TeamAssigned { conversation, .. } => Some(*conversation),
+            | EventKind::TeamAssigned { conversation, .. }
+            | EventKind::VisibilityChanged { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

@@ -215,6 +215,9 @@ struct ReplyReq {
     private: bool,
     #[serde(default)]
     note: bool,
+    /// Publish a public reply even though it contains personal data.
+    #[serde(default)]
+    allow_personal_data: bool,
 }
 
 async fn reply(
@@ -225,7 +228,13 @@ async fn reply(
 ) -> Result<Response, WebError> {
     let id = ConversationId(parse_id(&raw, "conversation")?);
     let out = app
-        .reply(&caller, id, &req.text, req.private, req.note)
+        .reply_checked(
+            &caller,
+            id,
+            &req.text,
+            (req.private, req.note),
+            req.allow_personal_data,
+        )
         .await?;
     let body =
         json!({ "message_id": out.message.0, "delivery": out.delivery.map(Delivery::as_str) });

@@ -206,6 +206,10 @@ catalog! {
     ListeningHelp => "Menciones públicas de tu marca que no piden ayuda. Conviértelas en conversación si merecen respuesta; descartarlas no borra nada en la red.", "Public mentions of your brand that do not ask for help. Turn one into a conversation if it deserves an answer; dismissing deletes nothing on the network.";
     ListeningEmpty => "No hay menciones pendientes.", "No mentions waiting.";
     Promote => "Abrir conversación", "Open a conversation";
+    SendPrivately => "Enviar en privado", "Send privately";
+    PublishAnyway => "Publicar igualmente", "Publish anyway";
+    ContinuePrivately => "Seguir en privado", "Continue privately";
+    WillBePublic => "Esta respuesta será pública", "This reply will be public";
     CheckConnection => "Comprobar conexión", "Check connection";
     Disable => "Desactivar", "Disable";
     Enable => "Activar", "Enable";

@@ -25,6 +25,7 @@ pub struct OutboxWorker {
 
 impl OutboxWorker {
     pub fn new(app: Arc<App>) -> OutboxWorker {
+        crate::channels::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(concat!("atalaya/", env!("CARGO_PKG_VERSION")))
             .build()

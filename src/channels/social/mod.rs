@@ -131,6 +131,7 @@ pub trait Connector: Send + Sync + 'static {
 
 /// A JSON HTTP client for connectors: rustls, a user agent, a timeout.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
+    crate::channels::ensure_crypto_provider();
     reqwest::Client::builder()
         .user_agent(concat!("atalaya/", env!("CARGO_PKG_VERSION")))
         .timeout(timeout)

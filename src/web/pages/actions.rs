@@ -214,3 +214,18 @@ pub(super) async fn team(
     )
     .await
 }
+
+/// `POST /conversations/{id}/private`: continue this conversation privately.
+pub(super) async fn private(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    act(app, s, headers, raw, q.0, f, |app, caller, id, _| async move {
+        app.set_visibility(&caller, id, false).await
+    })
+    .await
+}

@@ -32,6 +32,17 @@ pub(super) async fn render_conversation(
         let kind = app.channel_kind(&c.channel);
         let read_only = s.user.role == Role::Auditor;
         let has_private = kind.is_some_and(ChannelKind::has_private);
+        // On a public network, say so; a conversation moved to private
+        // answers privately by default.
+        let public_network = matches!(
+            kind,
+            Some(ChannelKind::X | ChannelKind::Facebook | ChannelKind::Mastodon | ChannelKind::Telegram)
+        );
+        let mode = if mode == "reply" && !c.public && has_private && public_network {
+            "private"
+        } else {
+            mode
+        };
         let kind_of = |name: &str| app.channel_kind(name);
         let main = html! {
             (cv::head(&ctx, &p, kind, read_only))
@@ -39,6 +50,17 @@ pub(super) async fn render_conversation(
             (cv::presence(&ctx, c.id, &app.presence.on(c.id, Some(s.user.id), app.clock.now())))
             (cv::timeline(&ctx, &p))
             (cv::reply_box(&ctx, &p, has_private, (draft, mode), read_only, view.as_str()))
+            @if public_network && c.public && !read_only {
+                div class="visibility row" id="visibility" {
+                    span class="muted" { "🌐 " (ctx.t(T::WillBePublic)) }
+                    @if has_private {
+                        form method="post" action=(format!("/conversations/{}/private?view={}", c.id, view.as_str())) class="inline" {
+                            (ctx.csrf_field())
+                            button class="btn ghost" type="submit" { "🔒 " (ctx.t(T::ContinuePrivately)) }
+                        }
+                    }
+                }
+            }
         };
         let caller = Caller::Staff(s.user.clone());
         let suggested = if read_only {
@@ -145,7 +167,11 @@ pub(super) async fn reply(
     }
     let view = view_of(&q);
     let text = f.get("text").cloned().unwrap_or_default();
-    let mode = f.get("mode").map(String::as_str).unwrap_or("reply");
+    let mode = if f.contains_key("send_private") {
+        "private"
+    } else {
+        f.get("mode").map(String::as_str).unwrap_or("reply")
+    };
     let Ok(id) = raw.parse::<u64>().map(ConversationId) else {
         return error_page(&app, &s, AppError::NotFound(raw));
     };
@@ -187,12 +213,44 @@ pub(super) async fn reply(
             .await;
         }
     }
+    let allow_personal = f.contains_key("allow_personal");
     match app
-        .reply(&caller, id, &text, mode == "private", mode == "note")
+        .reply_checked(
+            &caller,
+            id,
+            &text,
+            (mode == "private", mode == "note"),
+            allow_personal,
+        )
         .await
     {
         Ok(_) => {
             Redirect::to(&format!("/conversations/{id}?view={}", view.as_str())).into_response()
+        }
+        Err(AppError::Conflict(e)) if e.starts_with(crate::app::conversations::PERSONAL_DATA) => {
+            // Held: offer the private message (the same form, mode switched)
+            // or publishing anyway.
+            let tz = tz(&app, &s);
+            let ctx = ctx(&app, &s, &tz);
+            let guard = html! {
+                div class="guard" role="alert" id="personal-data" {
+                    strong { (e) }
+                    div class="actions" {
+                        button class="btn primary" type="submit" form="reply" name="send_private" value="1" { (ctx.t(T::SendPrivately)) }
+                        button class="btn" type="submit" form="reply" name="allow_personal" value="1" { (ctx.t(T::PublishAnyway)) }
+                    }
+                }
+            };
+            render_conversation(
+                &app,
+                &s,
+                &raw,
+                view,
+                Some(guard),
+                (&text, mode),
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
             let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };

@@ -93,6 +93,7 @@ pub fn routes() -> Routes {
         .post("/conversations/{id}/tags", Session, actions::tags)
         .post("/conversations/{id}/priority", Session, actions::priority)
         .post("/conversations/{id}/snooze", Session, actions::snooze)
+        .post("/conversations/{id}/private", Session, actions::private)
         .get(
             "/conversations/{id}/presence",
             Session,

@@ -1,0 +1,314 @@
+//! The social framework with a scripted in-process connector: items and
+//! cursor stored together and exactly once, the listening stream (promote,
+//! dismiss), delivery statuses, replies dispatched to the connector with the
+//! right target and visibility, personal data held in public replies, and a
+//! conversation moved to private in one step.
+
+use atalaya::app::{App, Caller, auth, social::SocialOutcome};
+use atalaya::channels::SendResult;
+use atalaya::channels::social::{
+    ConnError, Connector, OutgoingSocial, Polled, SocialItem, worker::SocialWorker,
+};
+use atalaya::config::{Config, Overrides};
+use atalaya::domain::*;
+use atalaya::ingest::{AuthorProfile, InboundMessage};
+use atalaya::store::{Store, StoreOptions};
+use atalaya::workers::{self, Registry, Step};
+use futures_util::future::BoxFuture;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A connector whose polls and sends are scripted by the test.
+#[derive(Default)]
+struct Scripted {
+    pages: Mutex<Vec<Result<Polled, ConnError>>>,
+    cursors_seen: Mutex<Vec<Option<String>>>,
+    sent: Mutex<Vec<OutgoingSocial>>,
+}
+
+impl Connector for Scripted {
+    fn name(&self) -> &str {
+        "tw"
+    }
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::X
+    }
+    fn poll<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<Polled, ConnError>> {
+        self.cursors_seen
+            .lock()
+            .unwrap()
+            .push(cursor.map(str::to_string));
+        let next = {
+            let mut p = self.pages.lock().unwrap();
+            if p.is_empty() {
+                Ok(Polled::default())
+            } else {
+                p.remove(0)
+            }
+        };
+        Box::pin(async move { next })
+    }
+    fn idle(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+    fn send<'a>(&'a self, out: &'a OutgoingSocial) -> BoxFuture<'a, SendResult> {
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(out.clone());
+        let id = format!("posted-{}", sent.len());
+        Box::pin(async move { SendResult::Posted(id) })
+    }
+    fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, ConnError>> {
+        Box::pin(async { Ok("@tienda".to_string()) })
+    }
+}
+
+fn item(id: &str, handle: &str, text: &str, mention: bool) -> SocialItem {
+    SocialItem {
+        msg: InboundMessage {
+            channel: "tw".into(),
+            kind: ChannelKind::X,
+            external_id: id.into(),
+            thread: Some(format!("tweet:{id}")),
+            author: AuthorProfile {
+                handle: handle.into(),
+                followers: Some(120_000),
+                verified: true,
+                ..Default::default()
+            },
+            text: text.into(),
+            html: None,
+            subject: None,
+            attachments: vec![],
+            public: mention,
+            sent_at: None,
+        },
+        mention,
+        recipient: Some(format!("uid-{handle}")),
+        url: Some(format!("https://x.test/{id}")),
+    }
+}
+
+async fn setup(conn: Arc<Scripted>) -> (Arc<App>, Caller, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let ov = Overrides {
+        listen: None,
+        data: Some(dir.path().join("d")),
+    };
+    let cfg = Config::load(None, std::iter::empty(), &ov).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Store::open(
+        &cfg.server.data,
+        StoreOptions::default(),
+        clock.clone(),
+        Arc::new(atalaya::metrics::Metrics::default()),
+    )
+    .unwrap();
+    let mut app = App::new(
+        store,
+        Arc::new(cfg),
+        clock.clone(),
+        Arc::new(Registry::new(clock)),
+    );
+    app.connectors.insert("tw".into(), conn);
+    let app = Arc::new(app);
+    auth::create_user(
+        &app.store,
+        "admin@x.test",
+        "Ana",
+        Role::Admin,
+        "password-123",
+    )
+    .await
+    .unwrap();
+    let admin = Caller::Staff(
+        app.store
+            .read(|r| r.user_by_email("admin@x.test"))
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    (app, admin, dir)
+}
+
+#[tokio::test]
+async fn items_cursor_stream_and_statuses() {
+    let conn = Arc::new(Scripted::default());
+    *conn.pages.lock().unwrap() = vec![
+        Ok(Polled {
+            items: vec![
+                item("1", "@ana", "@tienda me cobraron dos veces", true),
+                item("2", "@luis", "me encanta @tienda", true),
+                item("3", "@eva", "hola, os escribo por privado", false),
+            ],
+            cursor: Some("c1".into()),
+            more: true,
+            ..Default::default()
+        }),
+        // The same page again (a re-poll after a crash): nothing doubles.
+        Ok(Polled {
+            items: vec![
+                item("1", "@ana", "@tienda me cobraron dos veces", true),
+                item("2", "@luis", "me encanta @tienda", true),
+            ],
+            cursor: Some("c2".into()),
+            ..Default::default()
+        }),
+        Err(ConnError::RateLimited(Duration::from_secs(7))),
+    ];
+    let (app, admin, _dir) = setup(conn.clone()).await;
+    let w = SocialWorker::new(app.clone(), conn.clone());
+    assert_eq!(w.poll_once().await.unwrap(), Step::Busy);
+    assert!(matches!(w.poll_once().await.unwrap(), Step::Idle(_)));
+    assert_eq!(
+        w.poll_once().await.unwrap(),
+        Step::Throttled(Duration::from_secs(7)),
+        "a rate limit becomes a pause, not an error"
+    );
+    assert_eq!(
+        *conn.cursors_seen.lock().unwrap(),
+        vec![None, Some("c1".into()), Some("c2".into())],
+        "each poll starts from the cursor saved with the previous items"
+    );
+    let convs = app.store.read(|r| r.all_conversations()).await.unwrap();
+    assert_eq!(convs.len(), 2, "the trigger mention and the DM");
+    assert!(convs.iter().any(|c| c.public) && convs.iter().any(|c| !c.public));
+    let stream = app.stream(&admin, false).await.unwrap();
+    assert_eq!(stream.len(), 1, "the praise waits in the stream, once");
+    assert_eq!(stream[0].handle, "@luis");
+    assert_eq!(stream[0].matched.as_deref(), None);
+    assert_eq!(stream[0].followers, Some(120_000));
+
+    // Promote it: a conversation; dismissing it again is refused.
+    let out = app
+        .stream_resolve(&admin, stream[0].id, true)
+        .await
+        .unwrap();
+    assert!(out.starts_with("promoted: conversation "), "{out}");
+    assert!(
+        app.stream_resolve(&admin, stream[0].id, false)
+            .await
+            .is_err()
+    );
+    assert!(app.stream(&admin, false).await.unwrap().is_empty());
+    assert_eq!(app.stream(&admin, true).await.unwrap().len(), 1);
+
+    // A reply goes to the connector with the target and visibility; the
+    // network's id is recorded and a status moves it forward, never back.
+    let ana = convs.iter().find(|c| c.public).unwrap().id;
+    let r = app
+        .reply(&admin, ana, "Lo sentimos, lo revisamos ya", false, false)
+        .await
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let outbox = workers::spawn(
+        {
+            let app = app.clone();
+            move || workers::outbox::OutboxWorker::new(app.clone())
+        },
+        app.workers.clone(),
+        stop_rx,
+        Some(app.outbox_wake.clone()),
+    );
+    let sent = wait_sent(&app, r.message).await;
+    assert_eq!(sent.external_id.as_deref(), Some("posted-1"));
+    {
+        let s = conn.sent.lock().unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(!s[0].private);
+        assert_eq!(s[0].in_reply_to.as_deref(), Some("1"));
+        assert_eq!(s[0].recipient.as_deref(), Some("uid-@ana"));
+        assert_eq!(s[0].thread, "tweet:1");
+    }
+    for (d, want) in [
+        (Delivery::Read, Delivery::Read),
+        (Delivery::Delivered, Delivery::Read),
+    ] {
+        let polled = Polled {
+            statuses: vec![("posted-1".into(), d, None)],
+            ..Default::default()
+        };
+        app.store_social("tw", polled).await.unwrap();
+        let mid = r.message;
+        let m = app
+            .store
+            .read(move |rd| rd.message(mid))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.delivery, Some(want));
+    }
+    stop_tx.send(true).unwrap();
+    outbox.await.unwrap();
+}
+
+async fn wait_sent(app: &App, id: MessageId) -> Message {
+    for _ in 0..100 {
+        let m = app
+            .store
+            .read(move |r| r.message(id))
+            .await
+            .unwrap()
+            .unwrap();
+        if m.delivery == Some(Delivery::Sent) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the reply was not sent");
+}
+
+#[tokio::test]
+async fn personal_data_is_held_in_public_and_a_conversation_moves_to_private() {
+    let conn = Arc::new(Scripted::default());
+    *conn.pages.lock().unwrap() = vec![Ok(Polled {
+        items: vec![item("9", "@ana", "@tienda ayuda con mi pedido", true)],
+        cursor: Some("c".into()),
+        ..Default::default()
+    })];
+    let (app, admin, _dir) = setup(conn.clone()).await;
+    let outcomes = app
+        .store_social("tw", conn.pages.lock().unwrap().remove(0).unwrap())
+        .await
+        .unwrap();
+    let SocialOutcome::Stored(o) = &outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
+    let id = o.conversation;
+    let e = app
+        .reply(&admin, id, "Escríbenos a soporte@tienda.es", false, false)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("an email address"), "{e}");
+    // Privately it goes; confirmed, it may be public too.
+    app.reply(&admin, id, "Escríbenos a soporte@tienda.es", true, false)
+        .await
+        .unwrap();
+    app.reply_checked(&admin, id, "Llama al 600 123 456", (false, false), true)
+        .await
+        .unwrap();
+    // Notes are never held.
+    app.reply(&admin, id, "su email es ana@x.es", false, true)
+        .await
+        .unwrap();
+    let c = app.set_visibility(&admin, id, false).await.unwrap();
+    assert!(!c.public);
+    let events = app
+        .store
+        .read(move |r| r.conversation_events(id))
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::VisibilityChanged { public: false, .. }))
+    );
+    assert_eq!(
+        app.store
+            .read(|r| r.all_conversations())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "still one conversation"
+    );
+}
