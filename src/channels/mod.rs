@@ -20,6 +20,10 @@ pub enum SendResult {
     },
     /// The remote refused for good (4xx): show the agent why.
     Permanent(String),
+    /// The call may or may not have reached the network (a timeout where it
+    /// takes no idempotency key): not retried blindly; the agent is told to
+    /// check before sending again.
+    Unknown(String),
 }
 
 /// Install ring as the process's rustls provider (once; later calls are

@@ -274,6 +274,7 @@ impl OutboxWorker {
             SendResult::Permanent(e) => {
                 (OutboxState::Failed, Some(Delivery::Failed), Some(e), None)
             }
+            SendResult::Unknown(e) => (OutboxState::Failed, Some(Delivery::Unknown), Some(e), None),
             SendResult::Retry { error, .. } if item.attempts >= max_attempts => (
                 OutboxState::Failed,
                 Some(Delivery::Failed),

@@ -143,7 +143,7 @@ fn message(ctx: &Ctx, m: &Message) -> Markup {
                 }
             }
             @if let Some(d) = &m.delivery_detail {
-                @if m.delivery == Some(Delivery::Failed) { p class="flash error" { (d) } }
+                @if matches!(m.delivery, Some(Delivery::Failed | Delivery::Unknown)) { p class="flash error" { (d) } }
             }
         }
     }
