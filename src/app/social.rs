@@ -260,8 +260,26 @@ fn store_item(
     Ok(SocialOutcome::Stored(outcome))
 }
 
+/// Cursor-table key of a status that arrived before its reply was recorded.
+pub fn pending_status_key(channel: &str, external: &str) -> String {
+    format!("pending-status\u{1f}{channel}\u{1f}{external}")
+}
+
+/// Apply a status that waited for the send to be recorded (outbox).
+pub fn apply_pending_status(
+    tx: &mut Tx<'_>,
+    channel: &str,
+    external: &str,
+) -> Result<(), StoreError> {
+    let key = pending_status_key(channel, external);
+    if let Some((delivery, detail)) = tx.cursor::<(Delivery, Option<String>)>(&key)? {
+        apply_status(tx, channel, external, delivery, detail)?;
+    }
+    Ok(())
+}
+
 /// A network told us what became of one of our replies.
-fn apply_status(
+pub fn apply_status(
     tx: &mut Tx<'_>,
     channel: &str,
     external: &str,
@@ -269,6 +287,9 @@ fn apply_status(
     detail: Option<String>,
 ) -> Result<(), StoreError> {
     let Some(mid) = tx.mail_id(&posted_key(channel, external))? else {
+        // The status came before the outbox recorded the send: keep it; it
+        // is applied when the send is recorded.
+        tx.put_cursor(&pending_status_key(channel, external), &(delivery, detail))?;
         return Ok(());
     };
     let Some(mut m) = tx.message(mid)? else {

@@ -206,6 +206,7 @@ catalog! {
     ListeningHelp => "Menciones públicas de tu marca que no piden ayuda. Conviértelas en conversación si merecen respuesta; descartarlas no borra nada en la red.", "Public mentions of your brand that do not ask for help. Turn one into a conversation if it deserves an answer; dismissing deletes nothing on the network.";
     ListeningEmpty => "No hay menciones pendientes.", "No mentions waiting.";
     Promote => "Abrir conversación", "Open a conversation";
+    WhatsappWindow => "Han pasado más de 24 horas desde el último mensaje del cliente: WhatsApp solo permite enviar plantillas aprobadas hasta que vuelva a escribir.", "More than 24 hours have passed since the customer's last message: WhatsApp only allows approved templates until they write again.";
     SendPrivately => "Enviar en privado", "Send privately";
     PublishAnyway => "Publicar igualmente", "Publish anyway";
     ContinuePrivately => "Seguir en privado", "Continue privately";

@@ -315,6 +315,7 @@ impl OutboxWorker {
                     m.external_id = Some(ext.clone());
                     tx.put_message(&m)?;
                 }
+                let late_status = posted.clone();
                 if delivery.is_some() || m.delivery_detail != detail {
                     if let Some(d) = delivery {
                         m.delivery = Some(d);
@@ -332,6 +333,9 @@ impl OutboxWorker {
                         detail,
                     },
                 )?;
+                if let Some(ext) = late_status {
+                    crate::app::social::apply_pending_status(tx, &it.channel, &ext)?;
+                }
                 Ok(())
             })
             .await

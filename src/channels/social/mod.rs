@@ -110,8 +110,8 @@ pub trait Connector: Send + Sync + 'static {
     /// How long to sleep after a poll that found nothing.
     fn idle(&self) -> Duration;
     /// Send one reply. On a timeout where the network has no idempotency
-    /// key, return `SendResult::Retry` only after [`Connector::find_posted`]
-    /// says it was not posted.
+    /// key, return `SendResult::Retry` only after checking that it was not
+    /// posted; when that cannot be checked, `SendResult::Unknown`.
     fn send<'a>(&'a self, out: &'a OutgoingSocial) -> BoxFuture<'a, SendResult>;
     /// Check the credentials (the admin UI's "check connection").
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, ConnError>>;

@@ -43,12 +43,28 @@ pub(super) async fn render_conversation(
         } else {
             mode
         };
+        // WhatsApp: only templates may be sent 24 h after the customer's
+        // last message; say so before the agent writes.
+        let window_closed = kind == Some(ChannelKind::Whatsapp) && {
+            let last_in = p
+                .detail
+                .messages
+                .iter()
+                .filter(|m| m.direction == Direction::In)
+                .map(|m| m.sent_at)
+                .max();
+            let window = crate::channels::social::whatsapp::WINDOW.as_millis() as i64;
+            last_in.is_none_or(|t| app.clock.now().0 - t.0 > window)
+        };
         let kind_of = |name: &str| app.channel_kind(name);
         let main = html! {
             (cv::head(&ctx, &p, kind, read_only))
             @if let Some(f) = &flash { (f) }
             (cv::presence(&ctx, c.id, &app.presence.on(c.id, Some(s.user.id), app.clock.now())))
             (cv::timeline(&ctx, &p))
+            @if window_closed && !read_only {
+                p class="flash error" role="status" id="wa-window" { (ctx.t(T::WhatsappWindow)) }
+            }
             (cv::reply_box(&ctx, &p, has_private, (draft, mode), read_only, view.as_str()))
             @if public_network && c.public && !read_only {
                 div class="visibility row" id="visibility" {
