@@ -266,10 +266,8 @@ async fn personal_data_is_held_in_public_and_a_conversation_moves_to_private() {
         ..Default::default()
     })];
     let (app, admin, _dir) = setup(conn.clone()).await;
-    let outcomes = app
-        .store_social("tw", conn.pages.lock().unwrap().remove(0).unwrap())
-        .await
-        .unwrap();
+    let first = conn.pages.lock().unwrap().remove(0).unwrap();
+    let outcomes = app.store_social("tw", first).await.unwrap();
     let SocialOutcome::Stored(o) = &outcomes[0] else {
         panic!("{outcomes:?}")
     };

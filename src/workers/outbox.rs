@@ -122,6 +122,7 @@ impl OutboxWorker {
                 handle: ident.handle.clone(),
                 last_inbound_at: last_in.as_ref().map(|m| m.sent_at),
                 now: self.app.clock.now(),
+                attempt: item.attempts,
             };
             let result = conn.send(&out).await;
             return self.record(item, result).await;

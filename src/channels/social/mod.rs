@@ -82,6 +82,9 @@ pub struct OutgoingSocial {
     /// When the customer last wrote (WhatsApp's 24-hour window).
     pub last_inbound_at: Option<crate::domain::Ts>,
     pub now: crate::domain::Ts,
+    /// 1 on the first try. Above 1 an earlier attempt may have reached the
+    /// network (even before a crash): look for the reply before posting.
+    pub attempt: u32,
 }
 
 /// What a webhook delivery produced.
