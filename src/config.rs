@@ -1176,7 +1176,10 @@ mod tests {
             "{dump}"
         );
         assert!(dump.contains("********"));
-        assert_eq!(c.pending_channels(), vec![("telegram", "tg".to_string())]);
+        assert!(
+            c.pending_channels().is_empty(),
+            "every social kind connects"
+        );
         let mail = c.email_channel("support").unwrap();
         assert_eq!(mail.imap.as_ref().unwrap().folder_list(), vec!["INBOX"]);
         assert_eq!(mail.imap.as_ref().unwrap().port(), 993);

@@ -195,7 +195,12 @@ impl App {
         let kind = self.channel_kind(&conv.channel);
         let on_public_network = matches!(
             kind,
-            Some(ChannelKind::X | ChannelKind::Facebook | ChannelKind::Mastodon | ChannelKind::Telegram)
+            Some(
+                ChannelKind::X
+                    | ChannelKind::Facebook
+                    | ChannelKind::Mastodon
+                    | ChannelKind::Telegram
+            )
         );
         if !note && !private && !allow_personal && on_public_network {
             let found = super::privacy::personal_data(&text);

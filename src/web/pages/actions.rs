@@ -224,8 +224,14 @@ pub(super) async fn private(
     q: Q,
     Form(f): F,
 ) -> Response {
-    act(app, s, headers, raw, q.0, f, |app, caller, id, _| async move {
-        app.set_visibility(&caller, id, false).await
-    })
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, _| async move { app.set_visibility(&caller, id, false).await },
+    )
     .await
 }
