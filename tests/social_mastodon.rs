@@ -6,6 +6,7 @@ mod common;
 #[path = "fakes/mastodon.rs"]
 mod fake;
 
+use common::api::{all_conversations, get, message_total, wait_messages};
 use common::{Server, wait_for};
 use fake::{Fake, Mention, TOKEN};
 use serde_json::{Value, json};
@@ -21,17 +22,6 @@ fn config(fake: &Fake) -> String {
     )
 }
 
-async fn get(server: &Server, token: &str, path: &str) -> Value {
-    let res = Server::client()
-        .get(format!("{}/api/v1{path}", server.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "GET {path}: {}", res.status());
-    res.json().await.unwrap()
-}
-
 async fn post(server: &Server, token: &str, path: &str, body: Value) -> (u16, Value) {
     let res = Server::client()
         .post(format!("{}/api/v1{path}", server.base_url()))
@@ -42,25 +32,6 @@ async fn post(server: &Server, token: &str, path: &str, body: Value) -> (u16, Va
         .unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// Every conversation (all statuses), following the cursor.
-async fn all_conversations(server: &Server, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let v = get(
-            server,
-            token,
-            &format!("/conversations?status=all&limit=200&sort=oldest&cursor={cursor}"),
-        )
-        .await;
-        out.extend(v["items"].as_array().unwrap().iter().cloned());
-        match v["next_cursor"].as_str() {
-            Some(c) if !c.is_empty() => cursor = c.to_string(),
-            _ => return out,
-        }
-    }
 }
 
 /// The texts of every inbound message, in every conversation.
@@ -75,28 +46,6 @@ async fn inbound_texts(server: &Server, token: &str) -> Vec<String> {
         }
     }
     out
-}
-
-async fn message_total(server: &Server, token: &str) -> u64 {
-    all_conversations(server, token)
-        .await
-        .iter()
-        .map(|c| c["message_count"].as_u64().unwrap_or(0))
-        .sum()
-}
-
-async fn wait_messages(server: &Server, token: &str, n: u64, timeout: Duration) {
-    let got = wait_for(timeout, || async {
-        let t = message_total(server, token).await;
-        (t >= n).then_some(t)
-    })
-    .await;
-    assert!(
-        got.is_some(),
-        "expected {n} messages, have {}\n--- server log ---\n{}",
-        message_total(server, token).await,
-        server.log()
-    );
 }
 
 /// The conversation whose contact has this handle.

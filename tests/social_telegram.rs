@@ -12,6 +12,7 @@ use atalaya::channels::SendResult;
 use atalaya::channels::social::telegram::Telegram;
 use atalaya::channels::social::{ConnError, Connector, OutgoingSocial};
 use atalaya::config::{Dur, Listening, Secret, TelegramChannel};
+use common::api::{all_conversations, get, message_total, wait_messages};
 use common::{Server, wait_for};
 use fake::{BOT_USERNAME, FakeTelegram, Fault, Method, Person};
 use serde_json::{Value, json};
@@ -26,60 +27,6 @@ fn config(base_url: &str, token: &str) -> String {
         "[outbox]\nmin_backoff = \"200ms\"\nmax_backoff = \"1s\"\ntimeout = \"5s\"\nmax_attempts = 50\n\
          [[channel.telegram]]\nname = \"tg\"\ntoken = \"{token}\"\nbase_url = \"{base_url}\"\npoll_timeout = \"1s\"\n"
     )
-}
-
-async fn get(server: &Server, token: &str, path: &str) -> Value {
-    let res = Server::client()
-        .get(format!("{}/api/v1{path}", server.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "GET {path}: {}", res.status());
-    res.json().await.unwrap()
-}
-
-/// Every conversation (all statuses), following the cursor.
-async fn all_conversations(server: &Server, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let v = get(
-            server,
-            token,
-            &format!("/conversations?status=all&limit=200&sort=oldest&cursor={cursor}"),
-        )
-        .await;
-        out.extend(v["items"].as_array().unwrap().iter().cloned());
-        match v["next_cursor"].as_str() {
-            Some(c) if !c.is_empty() => cursor = c.to_string(),
-            _ => return out,
-        }
-    }
-}
-
-async fn message_total(server: &Server, token: &str) -> u64 {
-    all_conversations(server, token)
-        .await
-        .iter()
-        .map(|c| c["message_count"].as_u64().unwrap_or_default())
-        .sum()
-}
-
-async fn wait_messages(server: &Server, token: &str, n: u64, timeout: Duration) -> u64 {
-    let got = wait_for(timeout, || async {
-        let t = message_total(server, token).await;
-        (t >= n).then_some(t)
-    })
-    .await;
-    match got {
-        Some(t) => t,
-        None => panic!(
-            "expected {n} messages, have {}\n{}",
-            message_total(server, token).await,
-            server.log()
-        ),
-    }
 }
 
 async fn detail(server: &Server, token: &str, id: u64) -> Value {

@@ -12,6 +12,7 @@ use atalaya::channels::SendResult;
 use atalaya::channels::social::x::{Cursor, MAX_PAGES, XConnector};
 use atalaya::channels::social::{ConnError, Connector, OutgoingSocial};
 use atalaya::config::{Dur, Listening, Secret, XChannel};
+use common::api::{all_conversations, get};
 use common::{Server, wait_for};
 use fake::{Ep, FakeX, ME};
 use serde_json::{Value, json};
@@ -45,36 +46,6 @@ fn fake_x() -> FakeX {
     x.add_user("2001", "ana_p", "Ana Pérez", 1200, true);
     x.add_user("2002", "bob", "Bob", 3, false);
     x
-}
-
-async fn get(server: &Server, token: &str, path: &str) -> Value {
-    let res = Server::client()
-        .get(format!("{}/api/v1{path}", server.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "GET {path}: {}", res.status());
-    res.json().await.unwrap()
-}
-
-/// Every conversation (all statuses), following the cursor.
-async fn all_conversations(server: &Server, token: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let v = get(
-            server,
-            token,
-            &format!("/conversations?status=all&limit=200&sort=oldest&cursor={cursor}"),
-        )
-        .await;
-        out.extend(v["items"].as_array().unwrap().iter().cloned());
-        match v["next_cursor"].as_str() {
-            Some(c) if !c.is_empty() => cursor = c.to_string(),
-            _ => return out,
-        }
-    }
 }
 
 async fn wait_conversations(

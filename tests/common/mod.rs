@@ -5,6 +5,7 @@
 //! unused items are allowed.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod peers;
 pub mod webdriver;
 
