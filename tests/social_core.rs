@@ -103,13 +103,13 @@ async fn setup(conn: Arc<Scripted>) -> (Arc<App>, Caller, tempfile::TempDir) {
         Arc::new(atalaya::metrics::Metrics::default()),
     )
     .unwrap();
-    let mut app = App::new(
+    let app = App::new(
         store,
         Arc::new(cfg),
         clock.clone(),
         Arc::new(Registry::new(clock)),
     );
-    app.connectors.insert("tw".into(), conn);
+    app.register_connector(conn, Default::default());
     let app = Arc::new(app);
     auth::create_user(
         &app.store,

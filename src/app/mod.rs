@@ -72,8 +72,9 @@ pub struct App {
     pub poller_spawner: std::sync::OnceLock<PollerSpawner>,
     /// Channels an admin disabled (not polled, replies wait).
     pub disabled: std::sync::RwLock<std::collections::BTreeSet<String>>,
-    /// Social connectors by channel name (built from the config).
-    pub connectors: std::collections::HashMap<String, Arc<dyn crate::channels::social::Connector>>,
+    /// Social connectors by channel name with their listening rules (from
+    /// the config, and added at run time from the admin UI).
+    pub connectors: std::sync::RwLock<std::collections::HashMap<String, social::SocialEntry>>,
 }
 
 impl App {
@@ -93,7 +94,7 @@ impl App {
             presence: presence::Presence::default(),
             mailboxes: std::sync::RwLock::new(Vec::new()),
             poller_spawner: std::sync::OnceLock::new(),
-            connectors: crate::channels::social::build(&config),
+            connectors: std::sync::RwLock::new(social::entries(&config)),
             disabled: std::sync::RwLock::new(std::collections::BTreeSet::new()),
             config,
         }

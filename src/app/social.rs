@@ -34,8 +34,8 @@ pub fn posted_key(channel: &str, external: &str) -> String {
     format!("posted\u{1f}{channel}\u{1f}{external}")
 }
 
-fn listening_of(app: &App, channel: &str) -> Listening {
-    let c = &app.config.channel;
+fn listening_in_config(cfg: &crate::config::Config, channel: &str) -> Listening {
+    let c = &cfg.channel;
     c.telegram
         .iter()
         .filter(|x| x.name == channel)
@@ -61,10 +61,54 @@ fn listening_of(app: &App, channel: &str) -> Listening {
         .unwrap_or_default()
 }
 
+/// A social channel's connector and its listening rules.
+#[derive(Clone)]
+pub struct SocialEntry {
+    pub conn: Arc<dyn Connector>,
+    pub listening: Listening,
+}
+
+/// The connectors the configuration file names.
+pub fn entries(cfg: &crate::config::Config) -> std::collections::HashMap<String, SocialEntry> {
+    crate::channels::social::build(cfg)
+        .into_iter()
+        .map(|(name, conn)| {
+            let listening = listening_in_config(cfg, &name);
+            (name, SocialEntry { conn, listening })
+        })
+        .collect()
+}
+
 impl App {
     /// The connector of a social channel.
     pub fn connector(&self, channel: &str) -> Option<Arc<dyn Connector>> {
-        self.connectors.get(channel).cloned()
+        let map = self.connectors.read().ok()?;
+        map.get(channel).map(|e| e.conn.clone())
+    }
+
+    /// Every social connector (config and admin UI).
+    pub fn connectors(&self) -> Vec<Arc<dyn Connector>> {
+        self.connectors
+            .read()
+            .map(|m| m.values().map(|e| e.conn.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Register a connector (tests, the demo and channels added at run
+    /// time); the caller starts its poller.
+    pub fn register_connector(&self, conn: Arc<dyn Connector>, listening: Listening) {
+        if let Ok(mut m) = self.connectors.write() {
+            m.insert(conn.name().to_string(), SocialEntry { conn, listening });
+        }
+    }
+
+    /// A social channel's listening rules.
+    pub fn listening(&self, channel: &str) -> Listening {
+        self.connectors
+            .read()
+            .ok()
+            .and_then(|m| m.get(channel).map(|e| e.listening.clone()))
+            .unwrap_or_default()
     }
 
     /// A connector's saved position.
@@ -80,7 +124,7 @@ impl App {
         polled: Polled,
     ) -> Result<Vec<SocialOutcome>, AppError> {
         let rules = self.ingest_rules();
-        let listen = listening_of(self, channel);
+        let listen = self.listening(channel);
         let ch = channel.to_string();
         let mut prepared = Vec::with_capacity(polled.items.len());
         for item in polled.items {

@@ -63,8 +63,8 @@ pub fn spawn_pollers(
     registry: &Arc<Registry>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    app.connectors
-        .values()
+    app.connectors()
+        .into_iter()
         .map(|conn| {
             let (app, conn) = (app.clone(), conn.clone());
             workers::spawn(
