@@ -193,6 +193,8 @@ impl App {
                 .map_err(|e| AppError::Invalid(e.to_string()))?;
         }
         let kind = self.channel_kind(&conv.channel);
+        // A conversation moved to private ("please DM us") answers privately.
+        let private = private || (!note && !conv.public && kind.is_some_and(|k| k.has_private()));
         let on_public_network = matches!(
             kind,
             Some(

@@ -74,10 +74,16 @@ impl OutboxWorker {
                     Some(c) => tx.identity(c.identity)?,
                     None => None,
                 };
+                // The customer's message being answered; on social networks a
+                // public reply goes under their last *public* message.
                 let mut last_in = None;
+                let mut last_public_in = None;
                 if let Some(c) = &conv {
                     for m in tx.conversation_messages(c.id)? {
                         if m.direction == Direction::In && m.id < it.message {
+                            if m.public {
+                                last_public_in = Some(m.clone());
+                            }
                             last_in = Some(m);
                         }
                     }
@@ -88,7 +94,7 @@ impl OutboxWorker {
                     }
                     _ => None,
                 };
-                Ok(Some((it, msg, conv, ident, (last_in, reply_to))))
+                Ok(Some((it, msg, conv, ident, (last_in, last_public_in, reply_to))))
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -103,7 +109,7 @@ impl OutboxWorker {
         if item.attempts > 1 {
             self.app.metrics.delivery_retries.inc();
         }
-        let (last_in, reply_to) = last_in;
+        let (last_in, last_public_in, reply_to) = last_in;
         if let Some(conn) = self.app.connector(&item.channel) {
             let conv_id = conv.id;
             let recipient = self
@@ -116,7 +122,12 @@ impl OutboxWorker {
                 idempotency_key: item.idempotency_key.clone(),
                 text: msg.text.clone(),
                 private: !msg.public,
-                in_reply_to: last_in.as_ref().and_then(|m| m.external_id.clone()),
+                in_reply_to: if msg.public {
+                    last_public_in.as_ref()
+                } else {
+                    last_in.as_ref()
+                }
+                .and_then(|m| m.external_id.clone()),
                 thread: conv.thread_key.clone(),
                 recipient,
                 handle: ident.handle.clone(),
