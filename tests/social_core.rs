@@ -310,3 +310,153 @@ async fn personal_data_is_held_in_public_and_a_conversation_moves_to_private() {
         "still one conversation"
     );
 }
+
+fn in_thread(mut it: SocialItem, thread: &str) -> SocialItem {
+    it.msg.thread = Some(thread.into());
+    it
+}
+
+fn stored(o: &[SocialOutcome]) -> ConversationId {
+    match &o[0] {
+        SocialOutcome::Stored(s) => s.conversation,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+/// Follow-ups in an open conversation's thread join it without a trigger
+/// word; a promoted mention keeps its thread and its author's id (so it can
+/// be answered privately); "please DM us" keeps one conversation, and public
+/// replies answer the customer's last public message.
+#[tokio::test]
+async fn threads_promotion_and_please_dm_us_keep_one_conversation() {
+    let conn = Arc::new(Scripted::default());
+    let (app, admin, _dir) = setup(conn.clone()).await;
+    let poll = |items: Vec<SocialItem>| Polled {
+        items,
+        ..Default::default()
+    };
+    let ana = stored(
+        &app.store_social(
+            "tw",
+            poll(vec![item(
+                "1",
+                "@ana",
+                "@tienda me cobraron dos veces",
+                true,
+            )]),
+        )
+        .await
+        .unwrap(),
+    );
+    // No trigger word, but the thread has an open conversation: it joins.
+    let follow = in_thread(item("4", "@ana", "@tienda sigo esperando", true), "tweet:1");
+    assert_eq!(
+        stored(&app.store_social("tw", poll(vec![follow])).await.unwrap()),
+        ana
+    );
+    // The same words from someone else in a thread of ours with no open
+    // conversation go to the stream; promoted, the thread and id are kept.
+    let o = app
+        .store_social(
+            "tw",
+            poll(vec![item("2", "@luis", "me encanta @tienda", true)]),
+        )
+        .await
+        .unwrap();
+    let SocialOutcome::Streamed { id: sid, .. } = o[0] else {
+        panic!("{o:?}")
+    };
+    app.stream_resolve(&admin, sid, true).await.unwrap();
+    let luis_next = in_thread(item("5", "@luis", "gracias @tienda", true), "tweet:2");
+    let luis = stored(&app.store_social("tw", poll(vec![luis_next])).await.unwrap());
+    let lc = app
+        .store
+        .read(move |r| r.conversation(luis))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lc.thread_key, "tweet:2");
+    assert_eq!(
+        lc.message_count, 2,
+        "the promoted mention and the follow-up"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let outbox = workers::spawn(
+        {
+            let app = app.clone();
+            move || workers::outbox::OutboxWorker::new(app.clone())
+        },
+        app.workers.clone(),
+        stop_rx,
+        Some(app.outbox_wake.clone()),
+    );
+    let r = app
+        .reply(&admin, luis, "¡Gracias, Luis!", true, false)
+        .await
+        .unwrap();
+    wait_sent(&app, r.message).await;
+    {
+        let s = conn.sent.lock().unwrap();
+        let last = s.last().unwrap();
+        assert!(last.private);
+        assert_eq!(last.recipient.as_deref(), Some("uid-@luis"));
+        assert_eq!(last.in_reply_to.as_deref(), Some("5"));
+        assert!(
+            last.timeout.is_some(),
+            "[outbox] timeout reaches the connector"
+        );
+    }
+
+    // "Please DM us": the DM (another thread) continues Ana's conversation,
+    // and replies there go privately even when not asked to.
+    app.set_visibility(&admin, ana, false).await.unwrap();
+    let dm = in_thread(item("6", "@ana", "mi pedido es el A-1042", false), "dm:77");
+    assert_eq!(
+        stored(&app.store_social("tw", poll(vec![dm])).await.unwrap()),
+        ana,
+        "one conversation"
+    );
+    let r = app
+        .reply(&admin, ana, "Gracias, ya lo vemos", false, false)
+        .await
+        .unwrap();
+    wait_sent(&app, r.message).await;
+    {
+        let s = conn.sent.lock().unwrap();
+        let last = s.last().unwrap();
+        assert!(last.private, "a private conversation answers privately");
+        assert_eq!(last.in_reply_to.as_deref(), Some("6"));
+    }
+    // Back in public, the reply goes under her last *public* message.
+    app.set_visibility(&admin, ana, true).await.unwrap();
+    let r = app
+        .reply(
+            &admin,
+            ana,
+            "Resuelto, ¡gracias por la paciencia!",
+            false,
+            false,
+        )
+        .await
+        .unwrap();
+    wait_sent(&app, r.message).await;
+    {
+        let s = conn.sent.lock().unwrap();
+        let last = s.last().unwrap();
+        assert!(!last.private);
+        assert_eq!(last.in_reply_to.as_deref(), Some("4"));
+    }
+    let all = app.store.read(|r| r.all_conversations()).await.unwrap();
+    assert_eq!(all.len(), 2, "Ana's and Luis's");
+
+    // Once resolved, chatter in the thread goes back to the stream.
+    app.set_status(&admin, ana, Status::Resolved, None)
+        .await
+        .unwrap();
+    let late = in_thread(item("8", "@ana", "@tienda ok", true), "tweet:1");
+    let o = app.store_social("tw", poll(vec![late])).await.unwrap();
+    assert!(matches!(o[0], SocialOutcome::Streamed { .. }), "{o:?}");
+    stop_tx.send(true).unwrap();
+    outbox.await.unwrap();
+}

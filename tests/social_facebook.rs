@@ -536,6 +536,7 @@ fn outgoing(key: &str, text: &str, thread: &str, to: &str, private: bool) -> Out
         last_inbound_at: Some(now.plus_ms(-60_000)),
         now,
         attempt: 1,
+        timeout: None,
     }
 }
 

@@ -404,13 +404,8 @@ async fn replies_reach_the_right_endpoint_and_target() {
 async fn a_timed_out_post_that_was_created_is_not_posted_twice() {
     let x = fake_x();
     x.add_tweet("2001", "@tienda me cobraron dos veces", None);
-    // Longer than the connector's wait for a post (it does not see
-    // `[outbox] timeout`, see the report in x.rs's SEND_TIMEOUT).
-    x.slow(
-        Ep::PostTweet,
-        atalaya::channels::social::x::SEND_TIMEOUT + Duration::from_secs(1),
-        1,
-    );
+    // Longer than `[outbox] timeout` (1 s), which bounds the post.
+    x.slow(Ep::PostTweet, Duration::from_millis(2500), 1);
     let t0 = Instant::now();
     let server = Server::start(&config(&x)).await;
     let token = server.admin_token().await;

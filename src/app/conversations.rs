@@ -356,6 +356,11 @@ impl App {
                 c.public = public;
                 c.updated_at = tx.now();
                 tx.put_conversation(Some(&old), &c)?;
+                if !public {
+                    // The customer's next private message joins this conversation.
+                    let key = crate::ingest::private_continuation_key(&c.channel, c.identity);
+                    tx.put_cursor(&key, &c.id)?;
+                }
                 tx.append_event(
                     actor,
                     EventKind::VisibilityChanged {

@@ -29,6 +29,16 @@ pub fn recipient_key(conv: ConversationId) -> String {
     format!("recipient\u{1f}{conv}")
 }
 
+/// Cursor-table key of what a stream item needs to become a conversation
+/// later: its thread, the author's id for private answers, and whether it
+/// was public.
+pub fn stream_extra_key(id: u64) -> String {
+    format!("stream-extra\u{1f}{id}")
+}
+
+/// The stored extras of a stream item (see [`stream_extra_key`]).
+type StreamExtra = (Option<String>, Option<String>, bool);
+
 /// `mail_ids` key of one of our posted replies on a network.
 pub fn posted_key(channel: &str, external: &str) -> String {
     format!("posted\u{1f}{channel}\u{1f}{external}")
@@ -204,11 +214,16 @@ impl App {
                     return Ok(Err(AppError::Conflict(format!("already {r}"))));
                 }
                 let outcome = if promote {
+                    // Items streamed before the extras were kept: no thread
+                    // (the author's identity threads them), public.
+                    let (thread, recipient, public) = tx
+                        .cursor::<StreamExtra>(&stream_extra_key(id))?
+                        .unwrap_or((None, None, true));
                     let msg = ingest::InboundMessage {
                         channel: item.channel.clone(),
                         kind,
                         external_id: item.external_id.clone(),
-                        thread: None,
+                        thread,
                         author: ingest::AuthorProfile {
                             handle: item.handle.clone(),
                             name: item.name.clone(),
@@ -220,10 +235,17 @@ impl App {
                         html: None,
                         subject: None,
                         attachments: vec![],
-                        public: true,
+                        public,
                         sent_at: Some(item.sent_at),
                     };
                     let o = ingest::apply(tx, msg, &rules)?;
+                    if let Some(r) = recipient
+                        && tx
+                            .cursor::<String>(&recipient_key(o.conversation))?
+                            .is_none()
+                    {
+                        tx.put_cursor(&recipient_key(o.conversation), &r)?;
+                    }
                     format!("promoted: conversation {}", o.conversation)
                 } else {
                     "dismissed".to_string()
@@ -258,7 +280,13 @@ fn store_item(
     } = item;
     // Already a message (a re-poll after a crash): nothing to decide.
     let known = tx.dedupe(channel, &msg.external_id)?.is_some();
-    if mention && !known && listening::trigger(listen, &msg.text).is_none() {
+    // A mention in the thread of a conversation still open belongs to it,
+    // trigger word or not.
+    if mention
+        && !known
+        && listening::trigger(listen, &msg.text).is_none()
+        && ingest::open_thread(tx, &msg)?.is_none()
+    {
         let key = format!("{channel}\u{1f}stream:{}", msg.external_id);
         if let Some(id) = tx.cursor::<u64>(&key)? {
             return Ok(SocialOutcome::Streamed {
@@ -283,6 +311,8 @@ fn store_item(
         };
         tx.put_stream_item(&item)?;
         tx.put_cursor(&key, &id)?;
+        let extra: StreamExtra = (msg.thread.clone(), recipient, msg.public);
+        tx.put_cursor(&stream_extra_key(id), &extra)?;
         tx.append_event(
             Actor::Channel(channel.to_string()),
             EventKind::StreamAdded {

@@ -202,12 +202,27 @@ pub fn apply(
     let thread_key = m
         .thread
         .clone()
-        .unwrap_or_else(|| format!("identity:{}", identity.id));
+        .unwrap_or_else(|| identity_thread(identity.id));
 
-    let existing = match tx.thread(&m.channel, &thread_key)? {
+    let mut existing = match tx.thread(&m.channel, &thread_key)? {
         Some(id) => tx.conversation(id)?,
         None => None,
     };
+    // "Please DM us": the customer's first private message after an agent
+    // moved their public conversation to private continues that conversation.
+    if !m.public
+        && existing
+            .as_ref()
+            .is_none_or(|c| c.status == Status::Resolved)
+        && let Some(cid) =
+            tx.cursor::<ConversationId>(&private_continuation_key(&m.channel, identity.id))?
+        && let Some(c) = tx.conversation(cid)?
+        && !c.public
+        && c.status != Status::Resolved
+    {
+        tx.set_thread(&m.channel, &thread_key, c.id)?;
+        existing = Some(c);
+    }
     let reopen = existing.as_ref().is_some_and(|c| {
         c.status != Status::Resolved
             || now.0
@@ -356,6 +371,36 @@ pub fn contact_for(
         },
     )?;
     Ok(contact.id)
+}
+
+/// The thread key of messages that carry none: the author's identity.
+pub fn identity_thread(identity: IdentityId) -> String {
+    format!("identity:{identity}")
+}
+
+/// Cursor-table key naming the conversation an agent moved to private for
+/// this identity on this channel (see `App::set_visibility`).
+pub fn private_continuation_key(channel: &str, identity: IdentityId) -> String {
+    format!("private-continuation\u{1f}{channel}\u{1f}{identity}")
+}
+
+/// The open conversation a message would join on its thread, if any —
+/// without creating anything.
+pub fn open_thread(tx: &Tx<'_>, m: &InboundMessage) -> Result<Option<ConversationId>, StoreError> {
+    let key = match &m.thread {
+        Some(t) => t.clone(),
+        None => match tx.identity_by_handle(m.kind, &m.author.handle)? {
+            Some(i) => identity_thread(i.id),
+            None => return Ok(None),
+        },
+    };
+    Ok(match tx.thread(&m.channel, &key)? {
+        Some(id) => tx
+            .conversation(id)?
+            .filter(|c| c.status != Status::Resolved)
+            .map(|c| c.id),
+        None => None,
+    })
 }
 
 fn resolve_identity(

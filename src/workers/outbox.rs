@@ -94,7 +94,13 @@ impl OutboxWorker {
                     }
                     _ => None,
                 };
-                Ok(Some((it, msg, conv, ident, (last_in, last_public_in, reply_to))))
+                Ok(Some((
+                    it,
+                    msg,
+                    conv,
+                    ident,
+                    (last_in, last_public_in, reply_to),
+                )))
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -134,6 +140,7 @@ impl OutboxWorker {
                 last_inbound_at: last_in.as_ref().map(|m| m.sent_at),
                 now: self.app.clock.now(),
                 attempt: item.attempts,
+                timeout: Some(self.app.config.outbox.timeout.0),
             };
             let result = conn.send(&out).await;
             return self.record(item, result).await;

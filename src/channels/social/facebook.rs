@@ -184,8 +184,16 @@ impl Facebook {
     }
 
     /// A POST that creates something; the id of what was created.
-    async fn post(&self, path: &str, body: PostBody<'_>) -> Result<Option<String>, PostError> {
-        let rb = self.request(reqwest::Method::POST, path);
+    async fn post(
+        &self,
+        path: &str,
+        body: PostBody<'_>,
+        timeout: Option<Duration>,
+    ) -> Result<Option<String>, PostError> {
+        let mut rb = self.request(reqwest::Method::POST, path);
+        if let Some(t) = timeout {
+            rb = rb.timeout(t);
+        }
         let rb = match body {
             PostBody::Form(f) => rb.form(f),
             PostBody::Json(j) => rb.json(j),
@@ -457,17 +465,19 @@ impl Facebook {
         let result = match &target {
             Target::Comment(c) => {
                 let form = [("message", out.text.as_str())];
-                self.post(&format!("{c}/comments"), PostBody::Form(&form))
+                self.post(&format!("{c}/comments"), PostBody::Form(&form), out.timeout)
                     .await
             }
             Target::PrivateReply(c) => {
                 let body = json!({"recipient": {"comment_id": c}, "message": {"text": out.text}});
-                self.post(&page_messages, PostBody::Json(&body)).await
+                self.post(&page_messages, PostBody::Json(&body), out.timeout)
+                    .await
             }
             Target::Messenger(psid) => {
                 let body = json!({"recipient": {"id": psid}, "messaging_type": "RESPONSE",
                                   "message": {"text": out.text}});
-                self.post(&page_messages, PostBody::Json(&body)).await
+                self.post(&page_messages, PostBody::Json(&body), out.timeout)
+                    .await
             }
         };
         match result {

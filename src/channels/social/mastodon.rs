@@ -57,8 +57,8 @@
 //! reaches exactly the accounts it mentions) and `Idempotency-Key` = the
 //! outbox row's key: Mastodon answers a repeat of the key within an hour with
 //! the status already posted, so an attempt that timed out is simply retried.
-//! An attempt waits at most [`SEND_TIMEOUT`]: `OutgoingSocial` does not carry
-//! `[outbox] timeout`, and a connector sees only its own channel's config.
+//! An attempt waits at most `[outbox] timeout` (`OutgoingSocial::timeout`),
+//! or [`SEND_TIMEOUT`] when the caller gives none.
 //! 422 (too long, blank…) is permanent with Mastodon's reason, as is 404 for
 //! a status that was deleted; 429 retries after the reset; 5xx and network
 //! failures retry.
@@ -931,7 +931,8 @@ impl Mastodon {
         if !out.idempotency_key.is_empty() {
             req = req.header("Idempotency-Key", &out.idempotency_key);
         }
-        let answer = match self.exchange(Family::Post, req, SEND_TIMEOUT).await {
+        let wait = out.timeout.unwrap_or(SEND_TIMEOUT);
+        let answer = match self.exchange(Family::Post, req, wait).await {
             Ok(a) => a,
             // A timeout or a cut connection: the key makes the retry safe.
             Err(e) => return send_result(e),

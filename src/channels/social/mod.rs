@@ -85,6 +85,9 @@ pub struct OutgoingSocial {
     /// 1 on the first try. Above 1 an earlier attempt may have reached the
     /// network (even before a crash): look for the reply before posting.
     pub attempt: u32,
+    /// The longest wait for the post (`[outbox] timeout`); `None`: the
+    /// connector's own default.
+    pub timeout: Option<Duration>,
 }
 
 /// What a webhook delivery produced.

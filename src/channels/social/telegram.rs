@@ -295,7 +295,7 @@ impl Telegram {
                 .client
                 .post(self.url("sendMessage"))
                 .json(&body)
-                .timeout(self.send_timeout);
+                .timeout(out.timeout.unwrap_or(self.send_timeout));
             match self.call(req).await {
                 Ok(v) => {
                     let posted_chat = v

@@ -217,14 +217,11 @@ impl Whatsapp {
         }
         let body = request_body(&to, &out.text, out.in_reply_to.as_deref());
         let url = self.url(&format!("{}/messages", self.phone_number_id));
-        let res = match self
-            .client
-            .post(url)
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-        {
+        let mut req = self.client.post(url).bearer_auth(&self.token).json(&body);
+        if let Some(t) = out.timeout {
+            req = req.timeout(t);
+        }
+        let res = match req.send().await {
             Ok(r) => r,
             Err(e) => return request_failed(&e),
         };

@@ -66,9 +66,8 @@ const PAGE_SIZE: &str = "100";
 pub const MAX_PAGES: usize = 2;
 /// Longest wait for one read.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Longest wait for one post. `[outbox] timeout` would be the right bound,
-/// but a connector is built from its `[[channel.x]]` table alone and
-/// `OutgoingSocial` does not carry it.
+/// Longest wait for one post when the caller gives no `[outbox] timeout`
+/// (`OutgoingSocial::timeout`).
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// After an unclear post, how long X gets to show the reply before we look.
 const CHECK_GRACE: Duration = Duration::from_secs(2);
@@ -1041,7 +1040,7 @@ impl XConnector {
             .http
             .post(format!("{}{path}", self.base))
             .bearer_auth(self.token.expose())
-            .timeout(self.send_timeout)
+            .timeout(out.timeout.unwrap_or(self.send_timeout))
             .json(&body)
             .send()
             .await;
