@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod domain;
+pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod store;

@@ -1,0 +1,1 @@
+//! The search query language (placeholder until the parser lands).
