@@ -36,10 +36,36 @@ pub struct ConfigArgs {
     pub listen: Option<String>,
 }
 
+/// `atalaya serve`: the configuration, and demo mode.
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub cfg: ConfigArgs,
+    /// Demo mode: replay a stream of customer messages from built-in fake
+    /// Telegram, Mastodon and X servers through the real connectors, on a
+    /// fresh temporary data directory (deleted on exit; the configured data
+    /// directory and channels are not used). No credentials needed.
+    #[arg(long)]
+    pub demo: bool,
+    /// Demo mode: time between two new messages after the first burst.
+    #[arg(long, env = "ATALAYA_DEMO_INTERVAL", default_value = "6s", value_parser = parse_interval)]
+    pub demo_interval: Duration,
+    /// Demo mode: messages replayed at once when it starts.
+    #[arg(long, env = "ATALAYA_DEMO_BURST", default_value_t = 24)]
+    pub demo_burst: usize,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    crate::config::Dur::parse(s)
+        .map(|d| d.0)
+        .filter(|d| *d >= Duration::from_millis(100))
+        .ok_or_else(|| format!("expected {} (at least 100ms)", crate::config::DURATION_HELP))
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Run the appliance.
-    Serve(ConfigArgs),
+    Serve(ServeArgs),
     /// Validate the configuration and print it with secrets masked.
     CheckConfig(ConfigArgs),
     /// Manage staff accounts on a stopped data directory.
@@ -164,7 +190,7 @@ pub fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::CheckConfig(a) => check_config(&a),
-        Command::Serve(a) => load_config(&a).and_then(|cfg| runtime_block(serve(cfg))),
+        Command::Serve(a) => load_config(&a.cfg).and_then(|cfg| serve_command(cfg, &a)),
         Command::User { cfg, action } => {
             load_config(&cfg).and_then(|c| runtime_block(user(c, action)))
         }
@@ -246,7 +272,33 @@ fn open_app(cfg: Config) -> Result<Arc<App>, Failure> {
     App::open(cfg, Arc::new(SystemClock)).map_err(|e| store_failure(&data, e))
 }
 
-async fn serve(cfg: Config) -> Result<(), Failure> {
+/// `serve`, or `serve --demo` on a fresh temporary data directory that is
+/// removed when the server stops.
+fn serve_command(mut cfg: Config, a: &ServeArgs) -> Result<(), Failure> {
+    if !a.demo {
+        return runtime_block(serve(cfg, None));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("atalaya-demo-")
+        .tempdir()
+        .map_err(|e| {
+            usage(format!(
+                "demo: cannot create a temporary data directory: {e}"
+            ))
+        })?;
+    crate::web::demo::prepare_config(&mut cfg, dir.path());
+    let opts = crate::web::demo::Options {
+        burst: a.demo_burst,
+        interval: a.demo_interval,
+    };
+    let result = runtime_block(serve(cfg, Some(opts)));
+    if let Err(e) = dir.close() {
+        eprintln!("atalaya: demo: could not remove its temporary data directory: {e}");
+    }
+    result
+}
+
+async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(), Failure> {
     init_logs(&cfg);
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
@@ -263,13 +315,18 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
     let admin_password = std::env::var("ATALAYA_ADMIN_PASSWORD")
         .ok()
         .filter(|s| !s.is_empty());
+    let mut admin_login = None;
     match auth::ensure_first_admin(&store, admin_email, admin_password).await {
         Ok(Some((email, Some(password)))) => {
             eprintln!(
                 "created the first admin: {email} with password {password} (shown once; change it)"
             );
+            admin_login = Some(format!("{email} with password {password}"));
         }
-        Ok(Some((email, None))) => tracing::info!(%email, "created the first admin"),
+        Ok(Some((email, None))) => {
+            tracing::info!(%email, "created the first admin");
+            admin_login = Some(format!("{email} (password from ATALAYA_ADMIN_PASSWORD)"));
+        }
         Ok(None) => {}
         Err(e) => return Err(usage(format!("cannot create the first admin: {e}"))),
     }
@@ -294,6 +351,16 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
             "cannot read the mailboxes added in the admin UI: {e}"
         )));
     }
+    // Demo mode: fake networks and their connectors, registered before the
+    // social pollers start so that they are polled like any channel.
+    let demo_channels = match demo {
+        Some(opts) => Some(
+            crate::web::demo::start(&app, opts, stop_rx.clone())
+                .await
+                .map_err(|e| runtime(format!("demo: {e}")))?,
+        ),
+        None => None,
+    };
     let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
     let social = crate::channels::social::worker::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
@@ -302,6 +369,17 @@ async fn serve(cfg: Config) -> Result<(), Failure> {
         "http"
     };
     tracing::info!(url = %format!("{scheme}://{}/", cfg.server.listen), data = %cfg.server.data.display(), "atalaya is serving");
+    if let Some(channels) = demo_channels {
+        eprintln!(
+            "DEMO MODE: fake networks, no credentials needed; channels {}\n\
+             demo data directory: {} (temporary, deleted on exit; your real store is not used)\n\
+             open {scheme}://{}/login and sign in as {}",
+            channels.join(", "),
+            cfg.server.data.display(),
+            cfg.server.listen,
+            admin_login.as_deref().unwrap_or("the first admin")
+        );
+    }
     notify_systemd(&store, stop_rx.clone());
     let router = crate::web::router(app.clone());
     let server = tokio::spawn(crate::web::server::serve(

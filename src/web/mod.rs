@@ -3,6 +3,7 @@
 
 mod api;
 mod assets;
+pub mod demo;
 mod error;
 mod extract;
 mod health;
