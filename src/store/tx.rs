@@ -294,6 +294,18 @@ macro_rules! getters {
             pub fn all_conversations(&self) -> R<Vec<Conversation>> {
                 all_vals(&self.conversations)
             }
+            /// Up to `limit` conversations with an id above `after`, by id.
+            pub fn conversations_after(&self, after: u64, limit: usize) -> R<Vec<Conversation>> {
+                let mut out = Vec::new();
+                for row in self.conversations.range((Bound::Excluded(after), Bound::Unbounded))? {
+                    let (_, v) = row?;
+                    out.push(decode(v.value())?);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
             pub fn conversation_count(&self) -> R<u64> {
                 Ok(self.conversations.len()?)
             }
