@@ -562,3 +562,199 @@ async fn health_metrics_and_unknown_routes() {
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(v["failing"][0], "store");
 }
+
+/// An email conversation stored as if the mailbox had fetched it.
+async fn email_conversation(t: &T) -> u64 {
+    use atalaya::app::email::{MailOutcome, RawMail};
+    let ch = t.app.email_channel("support").expect("the support mailbox");
+    let raw = b"From: Jos\xc3\xa9 <jose@example.com>\r\nTo: support@x.test\r\nSubject: Factura\r\n\
+Message-ID: <f1@example.com>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nNecesito la factura.\r\n"
+        .to_vec();
+    let prepared = t.app.prepare_mail(
+        &ch,
+        RawMail {
+            source: "test".into(),
+            size: raw.len() as u64,
+            raw: Some(raw),
+            headers: None,
+        },
+    );
+    let out = t
+        .app
+        .store_mail_batch("support", vec![prepared], None)
+        .await
+        .unwrap();
+    match &out[0] {
+        MailOutcome::Stored(o) => o.conversation.0,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+/// Outgoing attachments through the API: base64 files are stored
+/// content-addressed and listed on the message; bad base64, files over the
+/// limits and channels that cannot carry files are refused with a 4xx.
+#[tokio::test]
+async fn reply_attachments_base64_limits_and_channels() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let t = setup(
+        "[[channel.email]]\nname = \"support\"\naddress = \"support@x.test\"\n\
+         [channel.email.smtp]\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n",
+    )
+    .await;
+    let id = email_conversation(&t).await;
+    let url = format!("/api/v1/conversations/{id}/messages");
+    let binary: Vec<u8> = (0..=255u8).rev().cycle().take(70_000).collect();
+    let body = json!({
+        "text": "Adjunto la factura.",
+        "attachments": [
+            {"filename": "../../factura 2026 – ñandú.pdf", "content_type": "application/pdf",
+             "data_base64": b64(b"%PDF-1.4 factura")},
+            // No type given: guessed from the name. Line-wrapped base64 is fine.
+            {"filename": "datos.png",
+             "data_base64": b64(&binary).as_bytes().chunks(76)
+                 .map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\r\n")},
+        ]
+    });
+    let (s, r) = t
+        .call("POST", &url, Some(&t.admin), Some(&body.to_string()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["delivery"], "queued");
+    let (_, d) = t
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{id}"),
+            Some(&t.admin),
+            None,
+        )
+        .await;
+    let out = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == r["message_id"])
+        .unwrap()
+        .clone();
+    let atts = out["attachments"].as_array().unwrap();
+    assert_eq!(atts.len(), 2, "{out}");
+    assert_eq!(
+        atts[0]["filename"], "factura 2026 – ñandú.pdf",
+        "path stripped"
+    );
+    assert_eq!(atts[0]["content_type"], "application/pdf");
+    assert_eq!(atts[1]["filename"], "datos.png");
+    assert_eq!(atts[1]["content_type"], "image/png");
+    assert_eq!(atts[1]["size"], 70_000);
+    let data = t.app.config.server.data.clone();
+    let on_disk = |sha: &str| {
+        std::fs::read(atalaya::app::email::attachment_path(&data, sha).unwrap()).unwrap()
+    };
+    assert_eq!(
+        on_disk(atts[0]["sha256"].as_str().unwrap()),
+        b"%PDF-1.4 factura"
+    );
+    assert_eq!(on_disk(atts[1]["sha256"].as_str().unwrap()), binary);
+
+    // Only attachments, no text: allowed on email.
+    let (s, r) = t
+        .call(
+            "POST",
+            &url,
+            Some(&t.admin),
+            Some(&json!({"text": "", "attachments": [{"filename": "a.txt", "data_base64": b64(b"hola")}]}).to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+
+    // Malformed base64.
+    let count = || async {
+        let (_, d) = t
+            .call(
+                "GET",
+                &format!("/api/v1/conversations/{id}"),
+                Some(&t.admin),
+                None,
+            )
+            .await;
+        d["messages"].as_array().unwrap().len()
+    };
+    let before = count().await;
+    let (s, v) = t
+        .call(
+            "POST",
+            &url,
+            Some(&t.admin),
+            Some(&json!({"text": "x", "attachments": [{"filename": "a.bin", "data_base64": "no!base64@@"}]}).to_string()),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "not valid base64");
+    assert!(
+        v["error"].as_str().unwrap().contains("attachments[0]"),
+        "{v}"
+    );
+
+    // One file over 10 MB.
+    let big = vec![7u8; (10 << 20) + 1];
+    let (s, v) = t
+        .call(
+            "POST",
+            &url,
+            Some(&t.admin),
+            Some(&json!({"text": "x", "attachments": [{"filename": "big.bin", "data_base64": b64(&big)}]}).to_string()),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "10 MB per file");
+    // Three files under 10 MB each but over 25 MB together.
+    let part = b64(&vec![1u8; 8_800_000]);
+    let files: Vec<Value> = (0..3)
+        .map(|i| json!({"filename": format!("p{i}.bin"), "data_base64": part}))
+        .collect();
+    let (s, v) = t
+        .call(
+            "POST",
+            &url,
+            Some(&t.admin),
+            Some(&json!({"text": "x", "attachments": files}).to_string()),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "25 MB per reply");
+    // A body far over any limit is refused before it is read.
+    let files: Vec<Value> = (0..5)
+        .map(|i| json!({"filename": format!("p{i}.bin"), "data_base64": part}))
+        .collect();
+    let (s, v) = t
+        .call(
+            "POST",
+            &url,
+            Some(&t.admin),
+            Some(&json!({"text": "x", "attachments": files}).to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(before, count().await, "nothing refused was stored");
+
+    // The API channel cannot carry files in this version; its notes can.
+    let (_, a) = t.inbound(&t.admin, msg("att-1", "@ana", "hola")).await;
+    let api_conv = a["conversation_id"].as_u64().unwrap();
+    let file = json!([{"filename": "a.txt", "data_base64": b64(b"hola")}]);
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{api_conv}/messages"),
+            Some(&t.admin),
+            Some(&json!({"text": "x", "attachments": file}).to_string()),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST, "cannot carry attachments");
+    let (s, v) = t
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{api_conv}/messages"),
+            Some(&t.admin),
+            Some(&json!({"text": "ver adjunto", "note": true, "attachments": file}).to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}

@@ -940,3 +940,222 @@ async fn after_import_seen_or_moved_and_several_folders() {
         "nothing imported twice"
     );
 }
+
+/// A reply with two files (a non-ASCII name, binary bytes) reaches the real
+/// SMTP server as `multipart/mixed`: the text/HTML alternative and the
+/// threading headers as before, and both files byte-identical with their
+/// names and types. A file that disappears before sending fails that reply
+/// with a clear reason instead of sending it without the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_with_attachments_is_multipart_mixed() {
+    use base64::Engine;
+    use mail_parser::{MessageParser, MimeHeaders};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let dovecot = Dovecot::start();
+    let smtp = SmtpPeer::start(SmtpOptions::plain());
+    dovecot.deliver(&mail(
+        "José Pérez <jose@example.com>",
+        "Factura de noviembre",
+        Some("factura-1@example.com"),
+        "¿Me enviáis la factura, por favor?",
+        "",
+    ));
+    let ca = dovecot.ca_pem_path();
+    let server = Server::start(&config(&Wiring {
+        imap_port: dovecot.port(),
+        imap_security: "none",
+        imap_ca: &ca,
+        smtp: Some(&smtp),
+        extra_channel: "",
+    }))
+    .await;
+    let token = server.admin_token().await;
+    wait_messages(&server, &token, 1, Duration::from_secs(20)).await;
+    let id = all_conversations(&server, &token).await[0]["id"]
+        .as_u64()
+        .unwrap();
+
+    let pdf_name = "Factura nº 7 – José (año 2026).pdf";
+    let pdf = b"%PDF-1.4\n% factura de prueba\n%%EOF\n".to_vec();
+    // Every byte value, with CR, LF and NUL in odd places.
+    let mut binary: Vec<u8> = (0..=255u8).collect();
+    binary.extend((0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    binary.extend(b"\r\n.\r\n\0\r");
+    let post = |body: Value| {
+        let url = format!("{}/api/v1/conversations/{id}/messages", server.base_url());
+        let token = token.clone();
+        async move {
+            let res = Server::client()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let v: Value = res.json().await.unwrap();
+            assert_eq!(status.as_u16(), 201, "{v}");
+            v["message_id"].as_u64().unwrap()
+        }
+    };
+    post(json!({
+        "text": "Hola José,\nos adjuntamos la factura y los datos.",
+        "attachments": [
+            {"filename": pdf_name, "content_type": "application/pdf", "data_base64": b64(&pdf)},
+            {"filename": "datos.bin", "content_type": "application/octet-stream", "data_base64": b64(&binary)},
+        ]
+    }))
+    .await;
+    let got = smtp.wait_for(1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "{}", server.log());
+    let received = &smtp.received()[0];
+    assert_eq!(received.rcpt_to, vec!["jose@example.com".to_string()]);
+    let raw_text = String::from_utf8_lossy(&received.data).to_string();
+    assert!(
+        header(&raw_text, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/mixed"),
+        "{raw_text}"
+    );
+    assert_eq!(
+        header(&raw_text, "In-Reply-To"),
+        Some("<factura-1@example.com>")
+    );
+    assert!(
+        header(&raw_text, "References")
+            .unwrap()
+            .contains("<factura-1@example.com>")
+    );
+    assert!(
+        header(&raw_text, "Message-ID")
+            .unwrap()
+            .ends_with("@example.test>")
+    );
+    assert!(
+        header(&raw_text, "Subject")
+            .unwrap()
+            .contains("Re: Factura de noviembre")
+    );
+
+    let parsed = MessageParser::default().parse(&received.data).unwrap();
+    // The first part of the mixed mail is the text/HTML alternative.
+    let first = parsed.part(1).expect("a first part");
+    let ct = first.content_type().unwrap();
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("multipart", Some("alternative")),
+        "{raw_text}"
+    );
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.contains("os adjuntamos la factura"), "{text}");
+    assert!(
+        text.contains("> ¿Me enviáis la factura, por favor?"),
+        "quoted history is kept: {text}"
+    );
+    let html = parsed.body_html(0).unwrap();
+    assert!(html.contains("os adjuntamos la factura"), "{html}");
+
+    let atts: Vec<_> = parsed.attachments().collect();
+    assert_eq!(atts.len(), 2, "{raw_text}");
+    assert_eq!(atts[0].attachment_name(), Some(pdf_name));
+    let ct = atts[0].content_type().unwrap();
+    assert_eq!((ct.ctype(), ct.subtype()), ("application", Some("pdf")));
+    assert_eq!(atts[0].contents(), &pdf[..]);
+    assert_eq!(atts[1].attachment_name(), Some("datos.bin"));
+    let ct = atts[1].content_type().unwrap();
+    assert_eq!(
+        (ct.ctype(), ct.subtype()),
+        ("application", Some("octet-stream"))
+    );
+    assert_eq!(atts[1].contents(), &binary[..], "binary bytes survive");
+    for a in &atts {
+        assert!(
+            a.content_disposition().is_some_and(|d| d.is_attachment()),
+            "sent as attachments"
+        );
+    }
+    // The reply shows its files, delivered.
+    let d = detail(&server, &token, id).await;
+    let out = d["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["direction"] == "out")
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = out["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["filename"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec![pdf_name, "datos.bin"]);
+    let delivered = wait_for(Duration::from_secs(10), || async {
+        let d = detail(&server, &token, id).await;
+        d["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["direction"] == "out" && m["delivery"] == "sent")
+            .then_some(())
+    })
+    .await;
+    assert!(delivered.is_some(), "{}", server.log());
+
+    // A file that is gone by the time the reply is sent: the server refuses
+    // the first tries, the file is removed, then the reply fails by name.
+    smtp.set_mode(Mode::Temp451);
+    let lost = b"solo una vez".to_vec();
+    let msg_id = post(json!({
+        "text": "Otro adjunto.",
+        "attachments": [{"filename": "perdido.txt", "data_base64": b64(&lost)}]
+    }))
+    .await;
+    let m = wait_for(Duration::from_secs(20), || async {
+        let d = detail(&server, &token, id).await;
+        d["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"].as_u64() == Some(msg_id) && !m["delivery_detail"].is_null())
+            .cloned()
+    })
+    .await
+    .unwrap_or_else(|| panic!("no attempt was made\n{}", server.log()));
+    let sha = m["attachments"][0]["sha256"].as_str().unwrap().to_string();
+    let path = server
+        .data_dir()
+        .join("attachments")
+        .join(&sha[..2])
+        .join(&sha);
+    assert_eq!(std::fs::read(&path).unwrap(), lost, "stored as uploaded");
+    std::fs::remove_file(&path).unwrap();
+    smtp.set_mode(Mode::Accept);
+    let failed = wait_for(Duration::from_secs(20), || async {
+        let d = detail(&server, &token, id).await;
+        d["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"].as_u64() == Some(msg_id) && m["delivery"] == "failed")
+            .cloned()
+    })
+    .await
+    .unwrap_or_else(|| panic!("the reply did not fail\n{}", server.log()));
+    assert!(
+        failed["delivery_detail"]
+            .as_str()
+            .unwrap()
+            .contains("perdido.txt"),
+        "{failed}"
+    );
+    assert!(
+        failed["delivery_detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{failed}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.count(), 1, "the reply never went out without its file");
+}

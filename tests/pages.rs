@@ -1267,3 +1267,315 @@ async fn the_send_guard_keeps_a_private_reply_private() {
         .unwrap();
     assert_eq!(msgs.len(), 2, "nothing was sent yet");
 }
+
+/// A `multipart/form-data` body: text fields, then files (name, type, bytes).
+fn multipart_body(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----atalaya-test-boundary-7MA4YWxkTrZu0gW";
+    let mut b = Vec::new();
+    for (k, v) in fields {
+        b.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, ct, bytes) in files {
+        b.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        b.extend(*bytes);
+        b.extend(b"\r\n");
+    }
+    b.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+impl T {
+    async fn post_multipart(
+        &self,
+        uri: &str,
+        cookie: &str,
+        origin: Option<&str>,
+        (content_type, body): (String, Vec<u8>),
+    ) -> Resp {
+        let mut r = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", "inbox.test")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, content_type);
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        let resp = self
+            .router
+            .clone()
+            .oneshot(r.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+            .into_owned();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// Files attached in the reply box: a multipart form checked for its CSRF
+/// token and Origin like any other, stored content-addressed, listed under
+/// the sent reply with download links; too large or on a channel that
+/// cannot carry files: refused with a visible reason; notes may carry them.
+#[tokio::test]
+async fn reply_box_uploads_attachments_with_csrf() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg_path,
+        "[[channel.email]]\nname = \"support\"\naddress = \"support@x.test\"\n\
+         [channel.email.smtp]\nhost = \"127.0.0.1\"\nport = 9\nsecurity = \"none\"\n",
+    )
+    .unwrap();
+    let ov = Overrides {
+        listen: None,
+        data: Some(dir.path().join("d")),
+    };
+    let cfg = Config::load(Some(&cfg_path), std::iter::empty(), &ov).unwrap();
+    let app = App::open(cfg, Arc::new(SystemClock)).unwrap();
+    auth::create_user(
+        &app.store,
+        "admin@x.test",
+        "Marta Ruiz",
+        Role::Admin,
+        "password-123",
+    )
+    .await
+    .unwrap();
+    let t = T {
+        router: atalaya::web::router(app.clone()),
+        app,
+        _dir: dir,
+    };
+    let id = t
+        .app
+        .ingest(atalaya::ingest::InboundMessage {
+            channel: "support".into(),
+            kind: ChannelKind::Email,
+            external_id: "<q1@example.com>".into(),
+            thread: None,
+            author: atalaya::ingest::AuthorProfile {
+                handle: "jose@example.com".into(),
+                name: Some("José Pérez".into()),
+                ..Default::default()
+            },
+            text: "¿Y la factura?".into(),
+            html: None,
+            subject: Some("Factura".into()),
+            attachments: vec![],
+            public: true,
+            sent_at: None,
+        })
+        .await
+        .unwrap()
+        .conversation;
+    let s = t.sign_in("admin@x.test").await;
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(&s), None, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("enctype=\"multipart/form-data\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("type=\"file\" name=\"files\" multiple"));
+    assert!(
+        page.body.contains("Adjuntar archivos"),
+        "Spanish by default"
+    );
+    let csrf = field(&page.body, "csrf");
+    let seen = field(&page.body, "seen");
+    let url = format!("/conversations/{id}/reply");
+    let pdf: &[u8] = b"%PDF-1.4 factura";
+    let binary: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    let files: [(&str, &str, &[u8]); 2] = [
+        ("Factura año 2026.pdf", "application/pdf", pdf),
+        ("datos.bin", "application/octet-stream", &binary),
+    ];
+    let count = || async {
+        t.app
+            .store
+            .read(move |r| r.conversation_messages(id))
+            .await
+            .unwrap()
+            .len()
+    };
+
+    // No token, a forged one, a foreign Origin: refused, nothing stored.
+    for (fields, origin) in [
+        (vec![("mode", "reply"), ("text", "hola")], None),
+        (
+            vec![("csrf", "forged"), ("mode", "reply"), ("text", "hola")],
+            None,
+        ),
+        (
+            vec![("csrf", csrf.as_str()), ("mode", "reply"), ("text", "hola")],
+            Some("https://evil.test"),
+        ),
+    ] {
+        let r = t
+            .post_multipart(&url, &s, origin, multipart_body(&fields, &files))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{fields:?} {origin:?}");
+    }
+    assert_eq!(count().await, 1);
+
+    // The real form: sent, with both files.
+    let r = t
+        .post_multipart(
+            &url,
+            &s,
+            Some("http://inbox.test"),
+            multipart_body(
+                &[
+                    ("csrf", &csrf),
+                    ("seen", &seen),
+                    ("mode", "reply"),
+                    ("text", "Adjunto la factura."),
+                ],
+                &files,
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let msgs = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(id))
+        .await
+        .unwrap();
+    let out = msgs.last().unwrap();
+    assert_eq!(out.direction, Direction::Out);
+    assert_eq!(out.delivery, Some(Delivery::Queued));
+    let names: Vec<(&str, &str, u64)> = out
+        .attachments
+        .iter()
+        .map(|a| (a.filename.as_str(), a.content_type.as_str(), a.size))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("Factura año 2026.pdf", "application/pdf", pdf.len() as u64),
+            ("datos.bin", "application/octet-stream", 5000),
+        ]
+    );
+    // The timeline links them; the link serves the same bytes.
+    let page = t
+        .req("GET", &format!("/conversations/{id}"), Some(&s), None, None)
+        .await;
+    for (a, want) in out.attachments.iter().zip([pdf, &binary[..]]) {
+        let link = format!(
+            "/conversations/{id}/attachments/{}",
+            a.sha256.as_deref().unwrap()
+        );
+        assert!(page.body.contains(&link), "{link} in the page");
+        let r = t
+            .router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri(&link)
+                    .header(header::COOKIE, &s)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            r.headers()[header::CONTENT_DISPOSITION]
+                .as_bytes()
+                .starts_with(b"attachment")
+        );
+        assert_eq!(&r.into_body().collect().await.unwrap().to_bytes()[..], want);
+    }
+
+    // Over the per-file limit: refused with the reason, nothing stored.
+    let big = vec![0u8; (10 << 20) + 10];
+    let before = count().await;
+    let r = t
+        .post_multipart(
+            &url,
+            &s,
+            None,
+            multipart_body(
+                &[("csrf", &csrf), ("mode", "note"), ("text", "grande")],
+                &[("grande.bin", "application/octet-stream", &big)],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("10 MB per file"), "{}", r.body);
+    // Far over any limit: the body is not read to the end.
+    let huge = vec![0u8; 27 << 20];
+    let r = t
+        .post_multipart(
+            &url,
+            &s,
+            None,
+            multipart_body(
+                &[("csrf", &csrf), ("mode", "note"), ("text", "enorme")],
+                &[("enorme.bin", "application/octet-stream", &huge)],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("Los adjuntos superan"), "{}", r.body);
+    assert_eq!(count().await, before);
+
+    // A channel that cannot carry files says so; a note there may.
+    let api = inbound(&t.app, "c-att", None).await;
+    let api_url = format!("/conversations/{api}/reply");
+    let r = t
+        .post_multipart(
+            &api_url,
+            &s,
+            None,
+            multipart_body(
+                &[("csrf", &csrf), ("mode", "reply"), ("text", "hola")],
+                &files[..1],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("cannot carry attachments"), "{}", r.body);
+    let r = t
+        .post_multipart(
+            &api_url,
+            &s,
+            None,
+            multipart_body(
+                &[("csrf", &csrf), ("mode", "note"), ("text", "ver adjunto")],
+                &files[..1],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // An empty file input (nothing chosen) is just a reply.
+    let r = t
+        .post_multipart(
+            &api_url,
+            &s,
+            None,
+            multipart_body(
+                &[("csrf", &csrf), ("mode", "reply"), ("text", "sin adjuntos")],
+                &[("", "application/octet-stream", b"")],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}

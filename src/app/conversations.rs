@@ -9,6 +9,150 @@ use crate::store::{Scope, Sort};
 /// Longest reply an agent may send.
 pub const MAX_REPLY_BYTES: usize = 64 << 10;
 
+/// Largest file an agent may attach to a reply.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 << 20;
+/// Largest total of a reply's attachments.
+pub const MAX_REPLY_ATTACHMENT_BYTES: usize = 25 << 20;
+/// Most files on one reply.
+pub const MAX_REPLY_ATTACHMENTS: usize = 20;
+
+/// A file an agent attaches to a reply or note (from the web form or the API).
+#[derive(Clone, Debug, Default)]
+pub struct NewAttachment {
+    /// As uploaded; sanitized before it is stored.
+    pub filename: String,
+    /// As uploaded; `None` or an unusable value is guessed from the name.
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A file name safe to store and to send: the last path component, without
+/// control characters, at most 200 characters; unicode is kept.
+pub fn sanitize_filename(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    (!clean.is_empty() && clean != "." && clean != "..").then(|| clean.chars().take(200).collect())
+}
+
+/// The media type of an upload: the one given when it looks like
+/// `type/subtype`, else a guess from the file name's extension, else
+/// `application/octet-stream`.
+pub fn attachment_content_type(given: Option<&str>, filename: &str) -> String {
+    let given = given
+        .map(|g| {
+            g.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|g| {
+            let mut it = g.splitn(2, '/');
+            let ok = |p: Option<&str>| {
+                p.is_some_and(|p| {
+                    !p.is_empty()
+                        && p.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+                })
+            };
+            ok(it.next()) && ok(it.next())
+        })
+        .filter(|g| g != "application/octet-stream");
+    if let Some(g) = given {
+        return g;
+    }
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "htm" | "html" => "text/html",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "eml" => "message/rfc822",
+        "ics" => "text/calendar",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "mp3" => "audio/mpeg",
+        "mp4" => "video/mp4",
+        _ => "application/octet-stream",
+    }
+    .to_string()
+}
+
+/// Check sizes and names of a reply's files (no I/O).
+fn check_attachments(files: &[NewAttachment]) -> Result<(), AppError> {
+    if files.len() > MAX_REPLY_ATTACHMENTS {
+        return Err(AppError::Invalid(format!(
+            "a reply can carry at most {MAX_REPLY_ATTACHMENTS} attachments ({} given)",
+            files.len()
+        )));
+    }
+    let mut total = 0usize;
+    for f in files {
+        if f.bytes.len() > MAX_ATTACHMENT_BYTES {
+            return Err(AppError::Invalid(format!(
+                "attachment {:?} is {} bytes; the limit is {} MB per file",
+                f.filename,
+                f.bytes.len(),
+                MAX_ATTACHMENT_BYTES >> 20
+            )));
+        }
+        total += f.bytes.len();
+    }
+    if total > MAX_REPLY_ATTACHMENT_BYTES {
+        return Err(AppError::Invalid(format!(
+            "the attachments add up to {total} bytes; the limit is {} MB per reply",
+            MAX_REPLY_ATTACHMENT_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// Store the files content-addressed under `DATA/attachments` (like inbound
+/// ones) and describe them for the message. Blocking file I/O.
+fn store_attachments(
+    data: &std::path::Path,
+    files: Vec<NewAttachment>,
+) -> Result<Vec<Attachment>, AppError> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::with_capacity(files.len());
+    for (n, f) in files.into_iter().enumerate() {
+        let sha: String = Sha256::digest(&f.bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let filename =
+            sanitize_filename(&f.filename).unwrap_or_else(|| format!("attachment-{}", n + 1));
+        let content_type = attachment_content_type(f.content_type.as_deref(), &filename);
+        super::email::write_attachment(data, &sha, &f.bytes).map_err(|e| {
+            AppError::Unavailable(format!("attachment {filename:?} could not be saved: {e}"))
+        })?;
+        out.push(Attachment {
+            filename,
+            content_type,
+            size: f.bytes.len() as u64,
+            sha256: Some(sha),
+        });
+    }
+    Ok(out)
+}
+
 pub struct ListQuery {
     /// None: every status.
     pub status: Option<Status>,
@@ -171,10 +315,27 @@ impl App {
         (private, note): (bool, bool),
         allow_personal: bool,
     ) -> Result<ReplyOutcome, AppError> {
+        self.reply_with_attachments(caller, id, text, (private, note), allow_personal, vec![])
+            .await
+    }
+
+    /// [`App::reply_checked`] with files. Email replies and internal notes
+    /// carry them; other channels refuse them in this version. The text may
+    /// be empty when there are files.
+    pub async fn reply_with_attachments(
+        &self,
+        caller: &Caller,
+        id: ConversationId,
+        text: &str,
+        (private, note): (bool, bool),
+        allow_personal: bool,
+        files: Vec<NewAttachment>,
+    ) -> Result<ReplyOutcome, AppError> {
         let mut text = text.trim().to_string();
-        if text.is_empty() {
+        if text.is_empty() && files.is_empty() {
             return Err(AppError::Invalid("text must not be empty".into()));
         }
+        check_attachments(&files)?;
         if text.len() > MAX_REPLY_BYTES {
             return Err(AppError::Invalid(format!(
                 "text is longer than {MAX_REPLY_BYTES} bytes"
@@ -230,6 +391,21 @@ impl App {
                 _ => {}
             }
         }
+        if !note && !files.is_empty() && kind != Some(ChannelKind::Email) {
+            return Err(AppError::Invalid(format!(
+                "channel {} ({}) cannot carry attachments in this version; only email replies and internal notes can",
+                conv.channel,
+                kind.map(ChannelKind::as_str).unwrap_or("unknown")
+            )));
+        }
+        let attachments = if files.is_empty() {
+            vec![]
+        } else {
+            let data = self.config.server.data.clone();
+            tokio::task::spawn_blocking(move || store_attachments(&data, files))
+                .await
+                .map_err(|e| AppError::Unavailable(format!("saving attachments: {e}")))??
+        };
         let parked = self.cannot_send(&conv.channel);
         let outcome = self
             .store
@@ -256,7 +432,7 @@ impl App {
                     external_id: None,
                     text,
                     html: None,
-                    attachments: vec![],
+                    attachments,
                     public: !private && !note,
                     author: Author::User(user.id),
                     author_name: user.name.clone(),

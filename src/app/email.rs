@@ -89,7 +89,7 @@ pub fn attachment_path(data: &Path, sha256: &str) -> Option<PathBuf> {
 }
 
 /// Write content-addressed bytes once (temp file, fsync, rename).
-fn write_attachment(data: &Path, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_attachment(data: &Path, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
     let Some(path) = attachment_path(data, sha256) else {
         return Err(std::io::Error::other("bad attachment hash"));
     };

@@ -10,6 +10,7 @@ use crate::domain::*;
 use crate::store::Sort;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -23,12 +24,18 @@ pub fn routes() -> Routes {
         .post("/inbound", Bearer, inbound)
         .get("/conversations", Bearer, list)
         .get("/conversations/{id}", Bearer, detail)
-        .post("/conversations/{id}/messages", Bearer, reply)
+        .post(
+            "/conversations/{id}/messages",
+            Bearer,
+            // Room for the attachments' base64 (4/3 of their size).
+            reply.layer(axum::extract::DefaultBodyLimit::max(MAX_REPLY_JSON_BYTES)),
+        )
         .post("/conversations/{id}/status", Bearer, status)
         .post("/conversations/{id}/assign", Bearer, assign)
         .post("/conversations/{id}/tags", Bearer, tags)
         .post("/conversations/{id}/priority", Bearer, priority)
         .get("/admin/workers", Bearer, workers)
+        .get("/search", Bearer, super::pages::search_api)
         .get("/stream", Bearer, stream)
         .post("/stream/{id}/{action}", Bearer, stream_resolve)
         .get("/admin/quarantine", Bearer, quarantine)
@@ -132,6 +139,12 @@ fn message_json(m: &Message) -> Value {
         "sent_at": m.sent_at.rfc3339(),
         "delivery": m.delivery.map(Delivery::as_str),
         "delivery_detail": m.delivery_detail,
+        "attachments": m.attachments.iter().map(|a| json!({
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -218,6 +231,51 @@ struct ReplyReq {
     /// Publish a public reply even though it contains personal data.
     #[serde(default)]
     allow_personal_data: bool,
+    /// Files sent along (email replies and notes).
+    #[serde(default)]
+    attachments: Vec<ReplyAttachment>,
+}
+
+#[derive(Deserialize)]
+struct ReplyAttachment {
+    filename: String,
+    #[serde(default)]
+    content_type: Option<String>,
+    data_base64: String,
+}
+
+/// The largest reply body: the attachments' limit in base64, plus the text.
+const MAX_REPLY_JSON_BYTES: usize =
+    crate::app::conversations::MAX_REPLY_ATTACHMENT_BYTES / 3 * 4 + (1 << 20);
+
+fn decode_attachments(
+    list: Vec<ReplyAttachment>,
+) -> Result<Vec<crate::app::conversations::NewAttachment>, WebError> {
+    use base64::Engine;
+    list.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            // Line-wrapped base64 (MIME style) is accepted too.
+            let compact: String = a
+                .data_base64
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|e| {
+                    WebError::bad_request(format!(
+                        "attachments[{i}] ({:?}): data_base64 is not valid base64: {e}",
+                        a.filename
+                    ))
+                })?;
+            Ok(crate::app::conversations::NewAttachment {
+                filename: a.filename,
+                content_type: a.content_type,
+                bytes,
+            })
+        })
+        .collect()
 }
 
 async fn reply(
@@ -227,13 +285,15 @@ async fn reply(
     JsonBody(req): JsonBody<ReplyReq>,
 ) -> Result<Response, WebError> {
     let id = ConversationId(parse_id(&raw, "conversation")?);
+    let files = decode_attachments(req.attachments)?;
     let out = app
-        .reply_checked(
+        .reply_with_attachments(
             &caller,
             id,
             &req.text,
             (req.private, req.note),
             req.allow_personal_data,
+            files,
         )
         .await?;
     let body =

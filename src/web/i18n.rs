@@ -98,6 +98,11 @@ catalog! {
     PrivateReply => "Mensaje privado", "Private message";
     Note => "Nota interna", "Internal note";
     Send => "Enviar", "Send";
+    ReplyAttachFiles => "Adjuntar archivos", "Attach files";
+    ReplyAttachHint => "Solo las respuestas por correo y las notas llevan adjuntos: hasta 10 MB por archivo y 25 MB en total.", "Only email replies and notes carry files: up to 10 MB per file and 25 MB in all.";
+    ReplyAttachBadUpload => "No se pudo leer el envío con adjuntos; inténtalo de nuevo.", "The upload with attachments could not be read; try again.";
+    ReplyAttachAgain => "Vuelve a adjuntar los archivos antes de enviar.", "Attach the files again before sending.";
+    ReplyAttachTooLarge => "Los adjuntos superan el tamaño permitido: hasta 10 MB por archivo y 25 MB por respuesta.", "The attachments are too large: up to 10 MB per file and 25 MB per reply.";
     ReplyPlaceholder => "Escribe tu respuesta…", "Write your reply…";
     NotePlaceholder => "Nota para el equipo; @nombre avisa a un agente…", "A note for the team; @name notifies an agent…";
     Resolve => "Resolver", "Resolve";

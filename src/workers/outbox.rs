@@ -149,7 +149,12 @@ impl OutboxWorker {
             let Some(smtp) = &ch.smtp else {
                 return self.park(item, "no SMTP server is configured").await;
             };
-            let out = self.email_for(ch, &conv, &ident, &msg, last_in.as_ref(), reply_to, mid);
+            let mut out = self.email_for(ch, &conv, &ident, &msg, last_in.as_ref(), reply_to, mid);
+            // The files are read now, from where the reply stored them.
+            match self.mail_attachments(&msg).await {
+                Ok(files) => out.attachments = files,
+                Err(failed) => return self.record(item, failed).await,
+            }
             let result = match smtp::build(&out) {
                 Ok(mail) => smtp::send(smtp, &mail, self.app.config.outbox.timeout.0).await,
                 Err(e) => SendResult::Permanent(e),
@@ -248,7 +253,49 @@ impl OutboxWorker {
             references,
             automatic,
             quote,
+            attachments: vec![],
         }
+    }
+
+    /// The bytes of a reply's attachments from `DATA/attachments`; a file
+    /// that is gone fails the delivery with its name (another read error is
+    /// retried).
+    async fn mail_attachments(
+        &self,
+        msg: &Message,
+    ) -> Result<Vec<smtp::MailAttachment>, SendResult> {
+        let data = &self.app.config.server.data;
+        let mut out = Vec::with_capacity(msg.attachments.len());
+        for a in &msg.attachments {
+            let path = a
+                .sha256
+                .as_deref()
+                .and_then(|sha| crate::app::email::attachment_path(data, sha))
+                .ok_or_else(|| {
+                    SendResult::Permanent(format!("attachment {:?} was never stored", a.filename))
+                })?;
+            let bytes = tokio::fs::read(&path).await.map_err(|e| {
+                let why = format!(
+                    "attachment {:?} cannot be read from {}: {e}",
+                    a.filename,
+                    path.display()
+                );
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    SendResult::Permanent(why)
+                } else {
+                    SendResult::Retry {
+                        error: why,
+                        after: None,
+                    }
+                }
+            })?;
+            out.push(smtp::MailAttachment {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                bytes,
+            });
+        }
+        Ok(out)
     }
 
     async fn park(&self, item: OutboxItem, why: &str) -> Result<(), String> {

@@ -7,8 +7,9 @@
 
 use crate::channels::SendResult;
 use crate::config::{MailSecurity, SmtpConfig};
+use lettre::message::header::ContentType;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -34,6 +35,16 @@ pub struct OutgoingMail {
     pub automatic: bool,
     /// The earlier message quoted below the reply: (attribution, text).
     pub quote: Option<(String, String)>,
+    /// Files sent along: the mail becomes `multipart/mixed`.
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// One file of an outgoing mail.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MailAttachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -147,7 +158,20 @@ pub fn build(m: &OutgoingMail) -> Result<Message, String> {
             .header(SuppressAutoReplies);
     }
     let (text, html) = bodies(m);
-    b.multipart(MultiPart::alternative_plain_html(text, html))
+    let alternative = MultiPart::alternative_plain_html(text, html);
+    let body = if m.attachments.is_empty() {
+        alternative
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(alternative);
+        for a in &m.attachments {
+            // A type lettre cannot parse still goes out, as bytes.
+            let ct = ContentType::parse(&a.content_type)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").unwrap());
+            mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(a.bytes.clone(), ct));
+        }
+        mixed
+    };
+    b.multipart(body)
         .map_err(|e| format!("cannot build the message: {e}"))
 }
 
@@ -238,7 +262,63 @@ mod tests {
             references: vec!["root@example.com".into(), "orig-1@example.com".into()],
             automatic: false,
             quote: Some(("José wrote:".into(), "Me cobraron <dos> veces".into())),
+            attachments: vec![],
         }
+    }
+
+    #[test]
+    fn attachments_make_a_mixed_mail_with_the_alternative_first() {
+        use mail_parser::MimeHeaders;
+        let mut m = sample();
+        let binary: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        m.attachments = vec![
+            MailAttachment {
+                filename: "factura año 2026 – €.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: b"%PDF-1.4 fake".to_vec(),
+            },
+            MailAttachment {
+                filename: "datos.bin".into(),
+                content_type: "not a type".into(),
+                bytes: binary.clone(),
+            },
+        ];
+        let raw = build(&m).unwrap().formatted();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("multipart/mixed"), "{text}");
+        assert!(text.contains("multipart/alternative"), "{text}");
+        assert!(text.contains("In-Reply-To: <orig-1@example.com>"), "{text}");
+        let p = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            p.content_type().map(|c| c.subtype()),
+            Some(Some("mixed")),
+            "top level is multipart/mixed"
+        );
+        assert!(p.body_text(0).unwrap().contains("ya lo hemos devuelto"));
+        assert!(p.body_html(0).unwrap().contains("ya lo hemos devuelto"));
+        let atts: Vec<_> = p.attachments().collect();
+        assert_eq!(atts.len(), 2);
+        assert_eq!(atts[0].attachment_name(), Some("factura año 2026 – €.pdf"));
+        assert_eq!(atts[0].contents(), b"%PDF-1.4 fake");
+        let ct = atts[0].content_type().unwrap();
+        assert_eq!((ct.ctype(), ct.subtype()), ("application", Some("pdf")));
+        assert_eq!(atts[1].attachment_name(), Some("datos.bin"));
+        assert_eq!(atts[1].contents(), &binary[..]);
+        let ct = atts[1].content_type().unwrap();
+        assert_eq!(
+            (ct.ctype(), ct.subtype()),
+            ("application", Some("octet-stream"))
+        );
+        // The inbound parser sees the reply text and both files too.
+        let back = super::super::mime::parse(&raw, 1 << 20).unwrap();
+        assert_eq!(back.attachments.len(), 2);
+        assert!(back.text.contains("> Me cobraron <dos> veces"));
+    }
+
+    #[test]
+    fn without_attachments_the_mail_stays_alternative() {
+        let raw = String::from_utf8(build(&sample()).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("multipart/mixed"), "{raw}");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use super::inbox::{list_markup, shell, view_of};
 use super::*;
+use crate::app::conversations::NewAttachment;
+use axum::extract::FromRequest;
 
 // ---- conversation ------------------------------------------------------------
 
@@ -170,17 +172,144 @@ pub(super) async fn timeline(
     }
 }
 
+/// The most a reply form may send: the attachments' limit plus room for
+/// the text and the multipart framing.
+const MAX_REPLY_FORM_BYTES: usize =
+    crate::app::conversations::MAX_REPLY_ATTACHMENT_BYTES + (1 << 20);
+
+/// Run a body extractor under a larger body limit than the server's default.
+async fn with_body_limit<E>(req: axum::extract::Request, limit: usize) -> Result<E, E::Rejection>
+where
+    E: axum::extract::FromRequest<()> + Send + 'static,
+{
+    use tower::{Layer, ServiceExt};
+    let svc = axum::extract::DefaultBodyLimit::max(limit).layer(tower::service_fn(
+        |req: axum::extract::Request| async move {
+            Ok::<_, Infallible>(E::from_request(req, &()).await)
+        },
+    ));
+    match svc.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// Why a multipart reply form could not be read.
+enum Upload {
+    /// Over the body limit.
+    TooLarge,
+    Bad,
+}
+
+/// A `multipart/form-data` reply form: its fields and its files (file
+/// inputs left empty are skipped).
+async fn read_multipart(
+    mut mp: axum::extract::Multipart,
+) -> Result<(HashMap<String, String>, Vec<NewAttachment>), Upload> {
+    let failed = |status: StatusCode| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Upload::TooLarge
+        } else {
+            Upload::Bad
+        }
+    };
+    let mut fields = HashMap::new();
+    let mut files = Vec::new();
+    while let Some(field) = mp.next_field().await.map_err(|e| failed(e.status()))? {
+        let name = field.name().unwrap_or("").to_string();
+        match field.file_name().map(str::to_string) {
+            Some(filename) => {
+                let content_type = field.content_type().map(str::to_string);
+                let bytes = field.bytes().await.map_err(|e| failed(e.status()))?;
+                if filename.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                files.push(NewAttachment {
+                    filename,
+                    content_type,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            None => {
+                let value = field.text().await.map_err(|e| failed(e.status()))?;
+                fields.entry(name).or_insert(value);
+            }
+        }
+    }
+    Ok((fields, files))
+}
+
+/// `POST /conversations/{id}/reply`: a plain form (no files) or a
+/// `multipart/form-data` one with the reply's attachments. Both carry the
+/// CSRF token as the `csrf` field (or the `X-CSRF-Token` header).
 pub(super) async fn reply(
     State(app): State<AppState>,
     s: Session,
     headers: HeaderMap,
     Path(raw): Path<String>,
     q: Q,
-    Form(f): F,
+    req: axum::extract::Request,
 ) -> Response {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    let (f, files) = if multipart {
+        // Refuse a cross-site post before reading a large body.
+        if let Err(r) = session::check_origin(&headers) {
+            return r.into_response();
+        }
+        let read =
+            match with_body_limit::<axum::extract::Multipart>(req, MAX_REPLY_FORM_BYTES).await {
+                Ok(mp) => read_multipart(mp).await,
+                Err(_) => Err(Upload::Bad),
+            };
+        match read {
+            Ok(x) => x,
+            Err(why) => {
+                let (status, key) = match why {
+                    Upload::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, T::ReplyAttachTooLarge),
+                    Upload::Bad => (StatusCode::BAD_REQUEST, T::ReplyAttachBadUpload),
+                };
+                let tz = tz(&app, &s);
+                let ctx = ctx(&app, &s, &tz);
+                let flash = html! { p class="flash error" role="alert" { (ctx.t(key)) } };
+                return render_conversation(
+                    &app,
+                    &s,
+                    &raw,
+                    view_of(&q),
+                    Some(flash),
+                    ("", "reply"),
+                    status,
+                )
+                .await;
+            }
+        }
+    } else {
+        match Form::<HashMap<String, String>>::from_request(req, &app).await {
+            Ok(Form(f)) => (f, Vec::new()),
+            Err(e) => return e.into_response(),
+        }
+    };
     if let Err(r) = s.verify(&headers, &f) {
         return r.into_response();
     }
+    reply_submit(app, s, raw, q, f, files).await
+}
+
+async fn reply_submit(
+    app: AppState,
+    s: Session,
+    raw: String,
+    q: Q,
+    f: HashMap<String, String>,
+    files: Vec<NewAttachment>,
+) -> Response {
     let view = view_of(&q);
     let text = f.get("text").cloned().unwrap_or_default();
     let mode = if f.contains_key("send_private") {
@@ -211,6 +340,7 @@ pub(super) async fn reply(
             let guard = html! {
                 div class="guard" role="alert" {
                     strong { (ctx.t(T::NewMessages)) }
+                    @if !files.is_empty() { p { (ctx.t(T::ReplyAttachAgain)) } }
                     // Submits the reply form itself, so edits made since are sent.
                     div class="actions" {
                         button class="btn primary" type="submit" form="reply" name="confirm" value="1" { (ctx.t(T::Send)) " ↵" }
@@ -230,13 +360,15 @@ pub(super) async fn reply(
         }
     }
     let allow_personal = f.contains_key("allow_personal");
+    let had_files = !files.is_empty();
     match app
-        .reply_checked(
+        .reply_with_attachments(
             &caller,
             id,
             &text,
             (mode == "private", mode == "note"),
             allow_personal,
+            files,
         )
         .await
     {
@@ -251,6 +383,7 @@ pub(super) async fn reply(
             let guard = html! {
                 div class="guard" role="alert" id="personal-data" {
                     strong { (e) }
+                    @if had_files { p { (ctx.t(T::ReplyAttachAgain)) } }
                     div class="actions" {
                         button class="btn primary" type="submit" form="reply" name="send_private" value="1" { (ctx.t(T::SendPrivately)) }
                         button class="btn" type="submit" form="reply" name="allow_personal" value="1" { (ctx.t(T::PublishAnyway)) }
@@ -269,7 +402,14 @@ pub(super) async fn reply(
             .await
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
-            let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
+            let tz = tz(&app, &s);
+            let ctx = ctx(&app, &s, &tz);
+            let flash = html! {
+                p class="flash error" role="alert" {
+                    (e.to_string())
+                    @if had_files { " " (ctx.t(T::ReplyAttachAgain)) }
+                }
+            };
             render_conversation(
                 &app,
                 &s,

@@ -161,7 +161,7 @@ pub fn reply_box(
     html! {
         @if !read_only {
             form class="reply-box" method="post" action=(format!("/conversations/{id}/reply?view={view}")) id="reply"
-                data-canned=(format!("/conversations/{id}/canned")) {
+                enctype="multipart/form-data" data-canned=(format!("/conversations/{id}/canned")) {
                 (ctx.csrf_field())
                 input type="hidden" name="seen" value=(p.detail.messages.last().map(|m| m.id.0).unwrap_or(0));
                 fieldset class="tabs" {
@@ -173,6 +173,13 @@ pub fn reply_box(
                 }
                 textarea name="text" rows="4" required placeholder=(ctx.t(T::ReplyPlaceholder))
                     aria-label=(ctx.t(T::Reply)) { (draft) }
+                div class="attach" {
+                    label {
+                        "📎 " (ctx.t(T::ReplyAttachFiles)) " "
+                        input type="file" name="files" multiple aria-describedby="reply-attach-hint";
+                    }
+                    small class="muted" id="reply-attach-hint" { (ctx.t(T::ReplyAttachHint)) }
+                }
                 div class="toolbar" {
                     span class="hint muted" { span class="kbd" { "r" } " " span class="kbd" { "n" } " " span class="kbd" { "?" } }
                     button class="btn primary" type="submit" { (ctx.t(T::Send)) }
