@@ -42,9 +42,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub cfg: ConfigArgs,
     /// Demo mode: replay a stream of customer messages from built-in fake
-    /// Telegram, Mastodon and X servers through the real connectors, on a
-    /// fresh temporary data directory (deleted on exit; the configured data
-    /// directory and channels are not used). No credentials needed.
+    /// Telegram, Mastodon, X and Facebook servers through the real
+    /// connectors, on a fresh temporary data directory (deleted on exit; the
+    /// configured data directory and channels are not used). No credentials
+    /// needed.
     #[arg(long)]
     pub demo: bool,
     /// Demo mode: time between two new messages after the first burst.

@@ -1,5 +1,5 @@
 //! `atalaya serve --demo`: the real binary with its built-in fake networks.
-//! Conversations from Telegram, Mastodon and X fill the inbox through the
+//! Conversations from Telegram, Mastodon, X and Facebook fill the inbox through the
 //! real connectors, brand chatter lands in the Mentions stream, replies go
 //! out through the outbox and reach "sent", and the demo's temporary data
 //! directory (never the configured one) is removed on exit.
@@ -139,7 +139,7 @@ async fn demo_mode_fills_the_inbox_from_fake_networks_and_replies_are_sent() {
     );
 
     // Conversations from the three networks appear.
-    let want: BTreeSet<&str> = ["demo-telegram", "demo-mastodon", "demo-x"].into();
+    let want: BTreeSet<&str> = ["demo-telegram", "demo-mastodon", "demo-x", "demo-facebook"].into();
     let convs = wait_for(Duration::from_secs(20), || async {
         let v = demo
             .get(&token, "/conversations?status=all&limit=200")

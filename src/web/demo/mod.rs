@@ -1,5 +1,5 @@
-//! Demo mode (`atalaya serve --demo`): in-process fakes of Telegram, Mastodon
-//! and X on 127.0.0.1, the real connectors pointed at them, and a script that
+//! Demo mode (`atalaya serve --demo`): in-process fakes of Telegram, Mastodon,
+//! X and a Facebook page on 127.0.0.1, the real connectors pointed at them, and a script that
 //! replays a realistic stream of customers writing (a first burst, then one
 //! message every `--demo-interval`), so a newcomer sees the inbox fill
 //! without any credentials.
@@ -16,13 +16,16 @@
 //! store. The fakes live under `web/` because they are HTTP servers, and
 //! only `web/` imports axum (DESIGN invariant 4).
 
+mod facebook;
 mod mastodon;
 mod script;
 mod telegram;
 mod x;
 
 use crate::app::App;
-use crate::config::{Config, Dur, Listening, MastodonChannel, Secret, TelegramChannel, XChannel};
+use crate::config::{
+    Config, Dur, FacebookChannel, Listening, MastodonChannel, Secret, TelegramChannel, XChannel,
+};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +35,7 @@ use tokio::sync::watch;
 pub const TELEGRAM: &str = "demo-telegram";
 pub const MASTODON: &str = "demo-mastodon";
 pub const X: &str = "demo-x";
+pub const FACEBOOK: &str = "demo-facebook";
 
 /// The fictional business the demo's customers write to (the generated
 /// corpus speaks of it), used when the configuration names none.
@@ -163,8 +167,23 @@ pub async fn start(
     })
     .ok_or("the X connector did not start")?;
 
+    let fb = facebook::Fake::new();
+    let fb_url = serve_fake(fb.clone().router(), stop.clone()).await?;
+    fb.set_base(&fb_url);
+    let fb_conn = crate::channels::social::facebook::connector(&FacebookChannel {
+        name: FACEBOOK.into(),
+        page_id: facebook::PAGE_ID.into(),
+        page_access_token: Some(Secret::new(facebook::TOKEN)),
+        app_secret: None,
+        verify_token: None,
+        base_url: fb_url,
+        poll_interval: poll,
+        listening: listen.clone(),
+    })
+    .ok_or("the Facebook connector did not start")?;
+
     let mut names = Vec::new();
-    for conn in [tg_conn, md_conn, x_conn] {
+    for conn in [tg_conn, md_conn, x_conn, fb_conn] {
         names.push(conn.name().to_string());
         app.register_connector(conn, listen.clone());
     }
@@ -173,6 +192,7 @@ pub async fn start(
         telegram: tg,
         mastodon: md,
         x: xf,
+        facebook: fb,
     };
     tokio::spawn(script::run(nets, opts, stop));
     Ok(names)

@@ -4,7 +4,7 @@
 //! from verified accounts with a large audience and with brand chatter that
 //! names no trigger word (it lands in the Mentions stream).
 
-use super::{Options, mastodon, telegram, x};
+use super::{Options, facebook, mastodon, telegram, x};
 use crate::corpus::{Corpus, CorpusMessage};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,12 +40,14 @@ enum Net {
     Telegram,
     Mastodon,
     X,
+    Facebook,
 }
 
 pub(super) struct Networks {
     pub telegram: Arc<telegram::Fake>,
     pub mastodon: Arc<mastodon::Fake>,
     pub x: Arc<x::Fake>,
+    pub facebook: Arc<facebook::Fake>,
 }
 
 /// Posts about the brand with no trigger word: social listening material.
@@ -171,6 +173,8 @@ struct Script {
     corpus: Corpus,
     last_thread: String,
     n: u64,
+    /// Chatter posts used so far, per language (English, Spanish).
+    chatter: [usize; 2],
 }
 
 impl Script {
@@ -180,6 +184,7 @@ impl Script {
             corpus: Corpus::new(20_261_204, now),
             last_thread: String::new(),
             n: 0,
+            chatter: [0; 2],
         }
     }
 
@@ -203,15 +208,17 @@ impl Script {
     fn next(&mut self) -> (Net, Person, Shape, String) {
         let n = self.n;
         self.n += 1;
-        let net = [Net::Telegram, Net::Mastodon, Net::X][(n % 3) as usize];
+        let net = [Net::Telegram, Net::Mastodon, Net::X, Net::Facebook][(n % 4) as usize];
         let slot = n % 10;
-        if matches!(slot, 4 | 8) && net != Net::Telegram {
+        if matches!(slot, 3 | 5 | 8) && net != Net::Telegram {
             // Brand chatter: a mention or (on X) a post naming the brand.
             let m = self.corpus_message(false);
             let p = person_of(&m);
             let list = if p.es { CHATTER_ES } else { CHATTER_EN };
-            let text = list[(n as usize / 10) % list.len()].to_string();
-            let shape = if net == Net::X && slot == 8 {
+            let used = &mut self.chatter[usize::from(p.es)];
+            let text = list[*used % list.len()].to_string();
+            *used += 1;
+            let shape = if net == Net::X && slot != 5 {
                 Shape::Brand
             } else {
                 Shape::Mention
@@ -260,6 +267,7 @@ fn dispatch(nets: &Networks, item: (Net, Person, Shape, String)) {
         Net::Telegram => nets.telegram.push(&p, shape, &text),
         Net::Mastodon => nets.mastodon.push(&p, shape, &text),
         Net::X => nets.x.push(&p, shape, &text),
+        Net::Facebook => nets.facebook.push(&p, shape, &text),
     }
 }
 
@@ -290,13 +298,21 @@ mod tests {
     fn the_stream_mixes_networks_shapes_and_people() {
         let mut s = Script::new();
         let items: Vec<_> = (0..30).map(|_| s.next()).collect();
-        for net in [Net::Telegram, Net::Mastodon, Net::X] {
+        for net in [Net::Telegram, Net::Mastodon, Net::X, Net::Facebook] {
             assert!(items.iter().any(|i| i.0 == net));
         }
         for shape in [Shape::Mention, Shape::Brand, Shape::Private] {
             assert!(items.iter().any(|i| i.2 == shape), "{shape:?}");
         }
         assert!(items.iter().any(|i| i.1.verified && i.1.followers > 50_000));
+        // No chatter post twice in a short demo.
+        let chatter: Vec<&String> = items
+            .iter()
+            .map(|i| &i.3)
+            .filter(|t| CHATTER_ES.contains(&t.as_str()) || CHATTER_EN.contains(&t.as_str()))
+            .collect();
+        let distinct: std::collections::HashSet<_> = chatter.iter().collect();
+        assert_eq!(distinct.len(), chatter.len(), "{chatter:?}");
         assert!(
             items
                 .iter()
