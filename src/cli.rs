@@ -1,4 +1,4 @@
-//! The command line: serve | check-config | user | import | bench.
+//! The command line: serve | check-config | user | import | reindex | bench.
 
 use crate::app::{App, auth};
 use crate::config::{Config, Overrides};
@@ -84,6 +84,9 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Rebuild the full-text search index from the store, with the server
+    /// stopped (it is also rebuilt automatically when missing or stale).
+    Reindex(ConfigArgs),
     /// Measure performance on a generated corpus.
     Bench {
         #[command(subcommand)]
@@ -147,6 +150,10 @@ pub struct ImportArgs {
 
 #[derive(Subcommand)]
 pub enum BenchWhat {
+    /// The search index on the corpus: reindex, size, query latency over
+    /// HTTP, visibility under ingest, segments, memory; `--pg` compares with
+    /// PostgreSQL on the same data.
+    Search(crate::bench::search::SearchArgs),
     /// Durable ingest through the writer (fsync on), concurrent producers.
     Ingest(crate::bench::IngestArgs),
     /// Server time of the inbox and conversation pages on a large store.
@@ -198,6 +205,10 @@ pub fn main() -> ExitCode {
         Command::Import { cfg, what } => {
             load_config(&cfg).and_then(|c| runtime_block(import(c, what)))
         }
+        Command::Reindex(a) => load_config(&a).and_then(|c| runtime_block(reindex(c))),
+        Command::Bench {
+            what: BenchWhat::Search(args),
+        } => runtime_block(crate::bench::search::search(args)),
         Command::Bench {
             what: BenchWhat::Ingest(args),
         } => runtime_block(crate::bench::ingest(args)),
@@ -362,6 +373,7 @@ async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(
         ),
         None => None,
     };
+    let search = app.start_search(stop_rx.clone());
     let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
     let social = crate::channels::social::worker::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
@@ -400,7 +412,7 @@ async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(
         .lock()
         .map(|mut l| l.drain(..).collect())
         .unwrap_or_default();
-    for p in pollers.into_iter().chain(social) {
+    for p in pollers.into_iter().chain(social).chain([search]) {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     store.shutdown().await;
@@ -512,6 +524,56 @@ async fn user(cfg: Config, action: UserAction) -> Result<(), Failure> {
 
 /// `atalaya import mbox|maildir`: check everything that can be wrong with
 /// the command before the store is opened (nothing written), then import.
+async fn reindex(cfg: Config) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let app = open_app(cfg)?;
+    let dir = app.config.server.data.join("index");
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} conversations  {per_sec}  eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let store = app.store.clone();
+    let t0 = std::time::Instant::now();
+    let pb = bar.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let progress = |done: u64, total: u64| {
+            pb.set_length(total);
+            pb.set_position(done);
+        };
+        let (idx, opened) = crate::index::SearchIndex::open(&dir, store, &progress)?;
+        if let crate::index::Opened::Resumed(_) = opened {
+            idx.rebuild(&progress)?;
+        }
+        Ok::<_, crate::index::IndexError>((idx.doc_count(), idx.segment_count(), dir))
+    })
+    .await
+    .map_err(|e| runtime(format!("reindex failed: {e}")))?;
+    bar.finish_and_clear();
+    let (docs, segments, dir) = done.map_err(|e| runtime(format!("reindex failed: {e}")))?;
+    let size: u64 = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    println!(
+        "indexed {docs} conversations in {:.1} s ({segments} segments, {:.1} MB on disk)",
+        t0.elapsed().as_secs_f64(),
+        size as f64 / 1e6
+    );
+    app.store.shutdown().await;
+    Ok(())
+}
+
 async fn import(mut cfg: Config, what: ImportWhat) -> Result<(), Failure> {
     use crate::channels::email::import::{self as imp, ImportError, SourceKind};
     let (kind, path, args) = match what {

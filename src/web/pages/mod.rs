@@ -27,6 +27,9 @@ mod conversation;
 mod events;
 mod inbox;
 mod mail;
+mod search;
+
+pub(super) use search::api as search_api;
 
 pub(super) type Q = Query<HashMap<String, String>>;
 pub(super) type F = Form<HashMap<String, String>>;
@@ -105,6 +108,8 @@ pub fn routes() -> Routes {
             conversation::presence,
         )
         .get("/events", Session, events::events)
+        .get("/search", Session, search::page)
+        .get("/search/suggest", Session, search::suggest)
         .get("/canned", Session, canned::page)
         .post("/canned", Session, canned::save)
         .post("/canned/{id}/delete", Session, canned::delete)

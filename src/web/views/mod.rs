@@ -108,6 +108,15 @@ pub fn topbar(ctx: &Ctx) -> Markup {
     html! {
         header class="topbar" {
             a class="brand" href="/inbox" { (ctx.business) }
+            @if ctx.user.is_some() {
+                form class="search topsearch" method="get" action="/search" role="search" {
+                    input type="search" name="q" autocomplete="off" aria-label=(ctx.t(T::Search))
+                        placeholder=(ctx.t(T::SearchPlaceholder))
+                        hx-get="/search/suggest" hx-trigger="input changed delay:250ms, search"
+                        hx-target="#search-drop" hx-sync="this:replace";
+                    div id="search-drop" aria-live="polite" {}
+                }
+            }
             @if let Some(u) = ctx.user {
                 details class="menu" {
                     summary { span class="avatar" { (u.initials()) } span class="sr-only" { (u.name) } }

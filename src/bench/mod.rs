@@ -1,6 +1,8 @@
 //! `atalaya bench ...`: measurements on a generated, seeded corpus. Numbers
 //! are printed, never asserted.
 
+pub mod search;
+
 use crate::corpus::{Corpus, CorpusMessage};
 use crate::domain::{ChannelKind, SystemClock, Ts};
 use crate::ingest::{self, AuthorProfile, InboundMessage, IngestRules};
