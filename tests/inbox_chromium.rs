@@ -752,6 +752,93 @@ async fn canned_response_inserted_with_the_slash_picker() {
     wd.quit().await;
 }
 
+/// The top bar's search box shows results as you type; Enter opens the
+/// search page with highlighted excerpts and facets; a result opens the
+/// conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_as_you_type_and_the_search_page() {
+    let server = Server::start("").await;
+    let (base, api) = (server.base_url(), Server::client());
+    let token = server.admin_token().await;
+    let ids = inbound(
+        &api,
+        &base,
+        &token,
+        "search-1",
+        "@nerea",
+        "Nerea Ibáñez",
+        "Me han cobrado dos veces la facturación de marzo.",
+    )
+    .await;
+    inbound(
+        &api,
+        &base,
+        &token,
+        "search-2",
+        "@owen",
+        "Owen Hall",
+        "My parcel never arrived.",
+    )
+    .await;
+    let conv = id_str(&ids["conversation_id"]);
+    let wd = start_driver().await;
+    sign_in(&wd, &server).await;
+    let boxed = wd.wait_displayed("form.topsearch input[name=q]").await;
+    // Accent-free, as people type.
+    wd.send_keys(&boxed, "facturacion").await;
+    let drop = wd
+        .wait_js(
+            LIVE,
+            "var h = document.querySelectorAll('#search-drop .hit'); return h.length ? [h.length, h[0].textContent] : null;",
+            json!([]),
+        )
+        .await;
+    let drop = drop.unwrap_or_else(|| panic!("no instant results: {}", server.log()));
+    assert_eq!(drop[0], 1, "{drop}");
+    assert!(drop[1].as_str().unwrap().contains("Nerea"), "{drop}");
+    wd.press_keys(ENTER).await;
+    let url = wd
+        .wait_url(LIVE, |u| u.contains("/search?q=facturacion"))
+        .await;
+    assert!(url.is_some(), "Enter did not open the search page");
+    let marked = wd
+        .wait_js(
+            LIVE,
+            "var m = document.querySelector('#search-results .hit mark'); return m ? m.textContent : null;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(marked, Some(json!("facturación")), "{}", wd.dump().await);
+    let facet = wd
+        .execute(
+            "return Array.from(document.querySelectorAll('.facets li')).map(function (l) { return l.textContent.trim(); });",
+            json!([]),
+        )
+        .await;
+    assert!(facet.to_string().contains("api"), "facets: {facet}");
+    let hit = wd.find("#search-results .hit a").await.expect("a hit");
+    wd.click(&hit).await;
+    let url = wd
+        .wait_url(LIVE, |u| u.contains(&format!("/conversations/{conv}")))
+        .await;
+    assert!(url.is_some(), "the hit did not open the conversation");
+    // A malformed query explains itself instead of failing.
+    wd.navigate(&format!("{base}/search?q=%22abc")).await;
+    let err = wd
+        .wait_js(
+            LIVE,
+            "var e = document.querySelector('#search-results .flash.error'); return e ? e.textContent : null;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        err.is_some_and(|e| e.as_str().unwrap_or("").contains("position 0")),
+        "{}",
+        wd.dump().await
+    );
+    wd.quit().await;
+}
+
 async fn assert_clean(wd: &WebDriver, place: &str) {
     let findings = wd.execute(UNSAFE_DOM, json!([])).await;
     let findings: Vec<String> = findings
