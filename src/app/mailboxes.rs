@@ -255,15 +255,20 @@ impl App {
         if let Ok(mut m) = self.mailboxes.write() {
             *m = list;
         }
-        Ok(())
+        // The social channels added in the admin UI too, so that they are
+        // registered before the social pollers start.
+        self.load_social_channels().await
     }
 
-    fn channel_name_taken(&self, name: &str) -> bool {
+    /// Whether any channel (configured, or added in the admin UI: mailboxes
+    /// and social channels) already has this name.
+    pub(super) fn channel_name_taken(&self, name: &str) -> bool {
         let c = &self.config.channel;
         c.api.iter().any(|x| x.name == name)
             || c.webchat.iter().any(|x| x.name == name)
             || self.email_channel(name).is_some()
             || self.config.social_channels().iter().any(|(_, n)| n == name)
+            || self.connector(name).is_some()
     }
 
     /// Add a mailbox (admins): checked by connecting first, then stored and

@@ -14,6 +14,7 @@ pub mod presence;
 pub mod privacy;
 pub mod responses;
 pub mod social;
+pub mod social_channels;
 pub mod widget;
 
 use crate::config::Config;
@@ -70,6 +71,9 @@ pub struct App {
     pub mailboxes: std::sync::RwLock<Vec<crate::config::EmailChannel>>,
     /// Starts the IMAP poller of a mailbox added at run time (set by `serve`).
     pub poller_spawner: std::sync::OnceLock<PollerSpawner>,
+    /// Starts the poller of a social channel added at run time (set by the
+    /// social `spawn_pollers`).
+    pub social_spawner: std::sync::OnceLock<PollerSpawner>,
     /// Channels an admin disabled (not polled, replies wait).
     pub disabled: std::sync::RwLock<std::collections::BTreeSet<String>>,
     /// Social connectors by channel name with their listening rules (from
@@ -94,6 +98,7 @@ impl App {
             presence: presence::Presence::default(),
             mailboxes: std::sync::RwLock::new(Vec::new()),
             poller_spawner: std::sync::OnceLock::new(),
+            social_spawner: std::sync::OnceLock::new(),
             connectors: std::sync::RwLock::new(social::entries(&config)),
             disabled: std::sync::RwLock::new(std::collections::BTreeSet::new()),
             config,

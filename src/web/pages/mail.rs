@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::app::mailboxes::MailboxForm;
+use crate::app::social_channels::{SOCIAL_KINDS, SocialChannelForm, kind_fields, split_list};
 
 type F = Form<HashMap<String, String>>;
 
@@ -194,6 +195,9 @@ struct ChannelRow {
     src: &'static str,
     status: Option<crate::workers::WorkerStatus>,
     ui: bool,
+    /// A social channel added here (its stored form, secrets included:
+    /// only whether each is set is shown).
+    social: Option<SocialChannelForm>,
 }
 
 fn security_select(name: &str, current: &str) -> Markup {
@@ -206,11 +210,107 @@ fn security_select(name: &str, current: &str) -> Markup {
     }
 }
 
+/// What the channels page shows again after a form was posted.
+#[derive(Default)]
+struct Posted {
+    mailbox: MailboxForm,
+    /// The social form that failed (secrets cleared), shown open again.
+    social: Option<SocialChannelForm>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+impl Posted {
+    fn new() -> Posted {
+        Posted {
+            mailbox: MailboxForm {
+                poll_seconds: 60,
+                ..MailboxForm::default()
+            },
+            ..Posted::default()
+        }
+    }
+}
+
+fn kind_label(kind: &str) -> &str {
+    match kind {
+        "telegram" => "Telegram",
+        "mastodon" => "Mastodon",
+        "x" => "X",
+        "facebook" => "Facebook",
+        "whatsapp" => "WhatsApp",
+        other => other,
+    }
+}
+
+/// A secret input: never filled in; when `set`, it says so and may be left
+/// empty to keep the stored value.
+fn secret_input(ctx: &Ctx, name: &str, set: bool, required: bool) -> Markup {
+    html! {
+        @if set {
+            span class="muted secret-set" { (ctx.t(T::ChannelsSocialSecretSet)) } " "
+            input name=(name) type="password" autocomplete="new-password" placeholder=(ctx.t(T::ChannelsSocialKeepSecret));
+        } @else {
+            input name=(name) type="password" autocomplete="new-password" required[required];
+        }
+    }
+}
+
+/// The fields of a social channel of `kind`: to add one (`stored` is
+/// `None`) or to change one added here (`stored` is its stored form).
+fn social_fields(
+    ctx: &Ctx,
+    kind: &str,
+    form: &SocialChannelForm,
+    stored: Option<&SocialChannelForm>,
+) -> Markup {
+    let Some(k) = kind_fields(kind) else {
+        return html! {};
+    };
+    let set = |f: fn(&SocialChannelForm) -> &String| stored.is_some_and(|s| !f(s).is_empty());
+    let account_label = match kind {
+        "x" => T::ChannelsSocialUserId,
+        "facebook" => T::ChannelsSocialPageId,
+        _ => T::ChannelsSocialPhoneId,
+    };
+    let join = |v: &[String]| v.join(", ");
+    html! {
+        @if stored.is_none() {
+            label { (ctx.t(T::MailboxName)) input name="name" required maxlength="40" pattern="[A-Za-z0-9_-]+" value=(form.name); }
+        }
+        @if let Some(default) = k.default_base_url {
+            label { (ctx.t(T::ChannelsSocialBaseUrl)) " (base_url)" input name="base_url" type="url" placeholder=(default) value=(form.base_url); }
+        } @else {
+            label { (ctx.t(T::ChannelsSocialInstance)) " (base_url)" input name="base_url" type="url" required placeholder="https://mastodon.social" value=(form.base_url); }
+        }
+        @if let Some(key) = k.account_id {
+            label { (ctx.t(account_label)) " (" (key) ")" input name="account_id" required autocomplete="off" value=(form.account_id); }
+        }
+        label { (ctx.t(T::ChannelsSocialToken)) " (" (k.token) ")" (secret_input(ctx, "token", set(|s| &s.token), true)) }
+        @if k.webhook {
+            label { (ctx.t(T::ChannelsSocialAppSecret)) " (app_secret)" (secret_input(ctx, "app_secret", set(|s| &s.app_secret), kind == "whatsapp")) }
+            label { (ctx.t(T::ChannelsSocialVerifyToken)) " (verify_token)" (secret_input(ctx, "verify_token", set(|s| &s.verify_token), kind == "whatsapp")) }
+            p class="muted" { (ctx.t(T::ChannelsSocialWebhookHint)) " " code { "/webhooks/" (if form.name.is_empty() { "NAME" } else { form.name.as_str() }) } }
+        }
+        @if kind != "whatsapp" {
+            label { (ctx.t(T::ChannelsSocialPoll)) input name="poll_seconds" inputmode="numeric" placeholder=(if kind == "telegram" { "25" } else { "60" }) value=(if form.poll_seconds == 0 { String::new() } else { form.poll_seconds.to_string() }); }
+        }
+        @if k.listening {
+            fieldset {
+                legend { (ctx.t(T::ChannelsSocialListening)) }
+                label { (ctx.t(T::ChannelsSocialHandles)) input name="handles" value=(join(&form.handles)); }
+                label { (ctx.t(T::ChannelsSocialHashtags)) input name="hashtags" value=(join(&form.hashtags)); }
+                label { (ctx.t(T::ChannelsSocialKeywords)) input name="keywords" value=(join(&form.keywords)); }
+                label { (ctx.t(T::ChannelsSocialTriggers)) input name="triggers" value=(join(&form.triggers)); }
+            }
+        }
+    }
+}
+
 async fn channels_render(
     app: &AppState,
     s: &Session,
-    form: &MailboxForm,
-    (error, notice): (Option<String>, Option<String>),
+    posted: Posted,
     status: StatusCode,
 ) -> Response {
     if let Err(e) =
@@ -218,6 +318,16 @@ async fn channels_render(
     {
         return error_page(app, s, e);
     }
+    let Posted {
+        mailbox: form,
+        social: failed_social,
+        error,
+        notice,
+    } = posted;
+    let ui_social = match app.social_channel_forms().await {
+        Ok(l) => l,
+        Err(e) => return error_page(app, s, e),
+    };
     let tz = tz(app, s);
     let ctx = ctx(app, s, &tz);
     let workers = app.workers.snapshot();
@@ -230,6 +340,7 @@ async fn channels_render(
         src,
         status: state_of(&format!("{kind}:{name}")),
         ui,
+        social: None,
     };
     let mut rows: Vec<ChannelRow> = Vec::new();
     rows.extend(c.api.iter().map(|x| row("api", &x.name, file, false)));
@@ -245,24 +356,47 @@ async fn channels_render(
     for (kind, name) in app.config.social_channels() {
         rows.push(row(kind, &name, file, false));
     }
+    for f in &ui_social {
+        let mut r = row(&f.kind, &f.name, ctx.t(T::FromAdmin), true);
+        r.social = Some(f.clone());
+        rows.push(r);
+    }
+    // The error goes where the form that caused it is.
+    let social_error = failed_social.as_ref().and(error.clone());
+    let top_error = failed_social
+        .as_ref()
+        .is_some_and(|f| !SOCIAL_KINDS.contains(&f.kind.as_str()))
+        .then(|| error.clone())
+        .flatten();
+    let mailbox_error = if failed_social.is_some() {
+        None
+    } else {
+        error.clone()
+    };
+    let blank = SocialChannelForm::default();
     let body = html! {
         (views::topbar(&ctx))
         main class="page" {
             h1 { (ctx.t(T::Channels)) }
             p class="muted" { (ctx.t(T::ChannelsHelp)) }
             @if let Some(n) = &notice { p class="flash" role="status" { (n) } }
+            @if let Some(e) = &top_error { p class="flash error" role="alert" { (e) } }
             @if rows.is_empty() {
                 p class="empty" { (ctx.t(T::NoChannels)) }
             } @else {
                 table class="table" id="channels" {
-                    thead { tr { th { (ctx.t(T::Kind)) } th { (ctx.t(T::Channel)) } th { (ctx.t(T::Source)) } th { (ctx.t(T::State)) } th { (ctx.t(T::LastError)) } th { "" } } }
+                    thead { tr { th { (ctx.t(T::Kind)) } th { (ctx.t(T::Channel)) } th { (ctx.t(T::Source)) } th { (ctx.t(T::State)) } th { (ctx.t(T::LastSuccess)) } th { (ctx.t(T::LastError)) } th { "" } } }
                     tbody {
                         @for r in &rows {
                             @let name = &r.name;
-                            tr data-name=(name) {
-                                td { (r.kind) } td { (name) } td { (r.src) }
+                            tr data-name=(name) data-kind=(r.kind) {
+                                td { (kind_label(&r.kind)) } td { (name) } td { (r.src) }
                                 td { @if let Some(w) = &r.status { span class={ "status " (w.state.as_str()) } { (w.state.as_str()) } } @else { "—" } }
-                                td { (r.status.as_ref().and_then(|w| w.last_error.clone()).unwrap_or_else(|| "—".into())) }
+                                td { @if let Some(t) = r.status.as_ref().and_then(|w| w.last_success.clone()) { time datetime=(t) { (t) } } @else { "—" } }
+                                td {
+                                    (r.status.as_ref().and_then(|w| w.last_error.clone()).unwrap_or_else(|| "—".into()))
+                                    @if let Some(t) = r.status.as_ref().and_then(|w| w.last_error_at.clone()) { br; small class="muted" { time datetime=(t) { (t) } } }
+                                }
                                 td {
                                     @if app.channel_disabled(name) { span class="status failing" { (ctx.t(T::Disabled)) } " " }
                                     @if r.kind != "api" && r.kind != "webchat" {
@@ -276,10 +410,25 @@ async fn channels_render(
                                             button class="btn" type="submit" { (ctx.t(label)) }
                                         }
                                     }
-                                    @if r.ui {
+                                    @if r.ui && r.kind == "email" {
                                         form method="post" action=(format!("/admin/channels/email/{name}/delete")) class="inline" {
                                             (ctx.csrf_field())
                                             button class="btn" type="submit" { (ctx.t(T::Remove)) }
+                                        }
+                                    }
+                                    @if let Some(stored) = &r.social {
+                                        form method="post" action=(format!("/admin/channels/{name}/remove")) class="inline" {
+                                            (ctx.csrf_field())
+                                            button class="btn" type="submit" { (ctx.t(T::Remove)) }
+                                        }
+                                        @let failed_here = failed_social.as_ref().filter(|f| f.name == *name && f.kind.is_empty());
+                                        details class="social-edit" open[failed_here.is_some()] {
+                                            summary { (ctx.t(T::ChannelsSocialEdit)) }
+                                            form method="post" action=(format!("/admin/channels/{name}/update")) class="card form-grid" {
+                                                (ctx.csrf_field())
+                                                (social_fields(&ctx, &stored.kind, failed_here.unwrap_or(&stored.without_secrets()), Some(stored)))
+                                                button class="btn primary" type="submit" { (ctx.t(T::Save)) }
+                                            }
                                         }
                                     }
                                 }
@@ -288,8 +437,24 @@ async fn channels_render(
                     }
                 }
             }
+            h2 { (ctx.t(T::ChannelsSocialAdd)) }
+            p class="muted" { (ctx.t(T::ChannelsSocialHelp)) }
+            div id="add-social" {
+                @for kind in SOCIAL_KINDS {
+                    @let failed = failed_social.as_ref().filter(|f| f.kind == kind);
+                    details class="add-social" data-kind=(kind) open[failed.is_some()] {
+                        summary { (kind_label(kind)) }
+                        @if failed.is_some() { @if let Some(e) = &social_error { p class="flash error" role="alert" { (e) } } }
+                        form method="post" action=(format!("/admin/channels/{kind}/add")) class="card form-grid" id=(format!("add-{kind}")) {
+                            (ctx.csrf_field())
+                            (social_fields(&ctx, kind, failed.unwrap_or(&blank), None))
+                            button class="btn primary" type="submit" { (ctx.t(T::ChannelsSocialAdd)) ": " (kind_label(kind)) }
+                        }
+                    }
+                }
+            }
             h2 { (ctx.t(T::AddMailbox)) }
-            @if let Some(e) = &error { p class="flash error" role="alert" { (e) } }
+            @if let Some(e) = &mailbox_error { p class="flash error" role="alert" { (e) } }
             form method="post" action="/admin/channels/email" class="card form-grid" id="add-mailbox" {
                 (ctx.csrf_field())
                 label { (ctx.t(T::MailboxName)) input name="name" required maxlength="40" pattern="[A-Za-z0-9_-]+" value=(form.name); }
@@ -320,14 +485,11 @@ async fn channels_render(
     html_page(status, views::layout(&ctx, ctx.t(T::Channels), body))
 }
 
-/// `GET /admin/channels`: every channel with its worker's health, and the
-/// form to add a mailbox (admins).
+/// `GET /admin/channels`: every channel with its worker's health, the forms
+/// to add a social channel or a mailbox, and to change or remove the ones
+/// added here (admins).
 pub(super) async fn channels_page(State(app): State<AppState>, s: Session) -> Response {
-    let form = MailboxForm {
-        poll_seconds: 60,
-        ..MailboxForm::default()
-    };
-    channels_render(&app, &s, &form, (None, None), StatusCode::OK).await
+    channels_render(&app, &s, Posted::new(), StatusCode::OK).await
 }
 
 fn form_port(f: &HashMap<String, String>, key: &str) -> Result<Option<u16>, String> {
@@ -385,14 +547,12 @@ pub(super) async fn mailbox_add(
             // Passwords are never sent back into the page.
             form.imap_password.clear();
             form.smtp_password.clear();
-            channels_render(
-                &app,
-                &s,
-                &form,
-                (Some(e.to_string()), None),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+            let posted = Posted {
+                mailbox: form,
+                error: Some(e.to_string()),
+                ..Posted::new()
+            };
+            channels_render(&app, &s, posted, StatusCode::BAD_REQUEST).await
         }
         Err(e) => error_page(&app, &s, e),
     }
@@ -418,7 +578,30 @@ pub(super) async fn mailbox_remove(
     }
 }
 
-/// `POST /admin/channels/{name}/check|disable|enable`.
+/// A social channel form as posted (`kind` from the path).
+fn social_form(kind: &str, name: &str, f: &HashMap<String, String>) -> SocialChannelForm {
+    let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let list = |k: &str| split_list(&get(k));
+    SocialChannelForm {
+        kind: kind.to_string(),
+        name: name.to_string(),
+        base_url: get("base_url"),
+        account_id: get("account_id"),
+        token: get("token"),
+        app_secret: get("app_secret"),
+        verify_token: get("verify_token"),
+        poll_seconds: get("poll_seconds").parse().unwrap_or(0),
+        handles: list("handles"),
+        hashtags: list("hashtags"),
+        keywords: list("keywords"),
+        triggers: list("triggers"),
+    }
+}
+
+/// `POST /admin/channels/{name}/check|disable|enable` for any channel;
+/// `POST /admin/channels/{kind}/add` adds a social channel (checked with
+/// its network first), `POST /admin/channels/{name}/update|remove` change
+/// or remove one added here.
 pub(super) async fn channel_action(
     State(app): State<AppState>,
     s: Session,
@@ -430,6 +613,39 @@ pub(super) async fn channel_action(
         return r.into_response();
     }
     let caller = Caller::Staff(s.user.clone());
+    // Adding, changing and removing social channels: redirect when done;
+    // on a refusal the form comes back (never its secrets) with the reason.
+    let social = match action.as_str() {
+        "add" => {
+            let form = social_form(&name, f.get("name").map_or("", |n| n.as_str()), &f);
+            let r = app.add_social_channel(&caller, form.clone()).await;
+            Some((r.map(|_| ()), form))
+        }
+        "update" => {
+            let form = social_form("", &name, &f);
+            let r = app.update_social_channel(&caller, form.clone()).await;
+            Some((r.map(|_| ()), form))
+        }
+        "remove" => {
+            let r = app.remove_social_channel(&caller, &name).await;
+            Some((r, SocialChannelForm::default()))
+        }
+        _ => None,
+    };
+    if let Some((result, form)) = social {
+        return match result {
+            Ok(()) => Redirect::to("/admin/channels").into_response(),
+            Err(e @ (AppError::Invalid(_) | AppError::Conflict(_) | AppError::NotFound(_))) => {
+                let posted = Posted {
+                    social: Some(form.without_secrets()),
+                    error: Some(e.to_string()),
+                    ..Posted::new()
+                };
+                channels_render(&app, &s, posted, StatusCode::BAD_REQUEST).await
+            }
+            Err(e) => error_page(&app, &s, e),
+        };
+    }
     let result = match action.as_str() {
         "check" => app.check_channel(&caller, &name).await,
         "disable" | "enable" => app
@@ -438,15 +654,20 @@ pub(super) async fn channel_action(
             .map(|()| format!("{name}: {action}d")),
         _ => return WebError::new(StatusCode::NOT_FOUND, "no such action").into_response(),
     };
-    let form = MailboxForm {
-        poll_seconds: 60,
-        ..MailboxForm::default()
-    };
     match result {
-        Ok(notice) => channels_render(&app, &s, &form, (None, Some(notice)), StatusCode::OK).await,
+        Ok(notice) => {
+            let posted = Posted {
+                notice: Some(notice),
+                ..Posted::new()
+            };
+            channels_render(&app, &s, posted, StatusCode::OK).await
+        }
         Err(e @ (AppError::Invalid(_) | AppError::NotFound(_))) => {
-            let msg = (Some(e.to_string()), None);
-            channels_render(&app, &s, &form, msg, StatusCode::BAD_REQUEST).await
+            let posted = Posted {
+                error: Some(e.to_string()),
+                ..Posted::new()
+            };
+            channels_render(&app, &s, posted, StatusCode::BAD_REQUEST).await
         }
         Err(e) => error_page(&app, &s, e),
     }
