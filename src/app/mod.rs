@@ -13,6 +13,7 @@ pub mod perm;
 pub mod presence;
 pub mod privacy;
 pub mod responses;
+pub mod search;
 pub mod social;
 pub mod social_channels;
 pub mod widget;
@@ -79,6 +80,8 @@ pub struct App {
     /// Social connectors by channel name with their listening rules (from
     /// the config, and added at run time from the admin UI).
     pub connectors: std::sync::RwLock<std::collections::HashMap<String, social::SocialEntry>>,
+    /// The full-text index, once `start_search` ran (serve).
+    pub search_index: std::sync::OnceLock<Arc<crate::index::SearchIndex>>,
 }
 
 impl App {
@@ -100,6 +103,7 @@ impl App {
             poller_spawner: std::sync::OnceLock::new(),
             social_spawner: std::sync::OnceLock::new(),
             connectors: std::sync::RwLock::new(social::entries(&config)),
+            search_index: std::sync::OnceLock::new(),
             disabled: std::sync::RwLock::new(std::collections::BTreeSet::new()),
             config,
         }
