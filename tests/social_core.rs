@@ -60,6 +60,24 @@ impl Connector for Scripted {
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, ConnError>> {
         Box::pin(async { Ok("@tienda".to_string()) })
     }
+    /// A delivery signed `x-sig: ok` carries one DM whose id is the body.
+    fn webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<atalaya::channels::social::WebhookOutcome, atalaya::channels::social::WebhookError>
+    {
+        if !headers.iter().any(|(k, v)| k == "x-sig" && v == "ok") {
+            return Err(atalaya::channels::social::WebhookError::BadSignature);
+        }
+        let id = String::from_utf8_lossy(body).to_string();
+        Ok(atalaya::channels::social::WebhookOutcome {
+            polled: Polled {
+                items: vec![item(&id, "@wh", "hola por privado", false)],
+                ..Default::default()
+            },
+        })
+    }
 }
 
 fn item(id: &str, handle: &str, text: &str, mention: bool) -> SocialItem {
@@ -354,8 +372,12 @@ async fn threads_promotion_and_please_dm_us_keep_one_conversation() {
         stored(&app.store_social("tw", poll(vec![follow])).await.unwrap()),
         ana
     );
-    // The same words from someone else in a thread of ours with no open
-    // conversation go to the stream; promoted, the thread and id are kept.
+    // Someone else's chatter in Ana's thread is not her case: the stream.
+    let bystander = in_thread(item("3", "@eva", "@tienda yo también", true), "tweet:1");
+    let o = app.store_social("tw", poll(vec![bystander])).await.unwrap();
+    assert!(matches!(o[0], SocialOutcome::Streamed { .. }), "{o:?}");
+    // No trigger and no open conversation of his: the stream; promoted, the
+    // thread and the author's id are kept.
     let o = app
         .store_social(
             "tw",
@@ -459,4 +481,35 @@ async fn threads_promotion_and_please_dm_us_keep_one_conversation() {
     assert!(matches!(o[0], SocialOutcome::Streamed { .. }), "{o:?}");
     stop_tx.send(true).unwrap();
     outbox.await.unwrap();
+}
+
+/// A signed webhook delivery to a disabled channel is refused with 503 (the
+/// network delivers it again later) and stores nothing; once enabled, the
+/// redelivery is stored. A bad signature is 401 either way.
+#[tokio::test]
+async fn webhooks_wait_while_the_channel_is_disabled() {
+    use tower::ServiceExt;
+    let conn = Arc::new(Scripted::default());
+    let (app, admin, _dir) = setup(conn.clone()).await;
+    let router = atalaya::web::router(app.clone());
+    let post = |sig: &'static str| {
+        let router = router.clone();
+        async move {
+            let req = axum::http::Request::builder()
+                .method("POST")
+                .uri("/webhooks/tw")
+                .header("x-sig", sig)
+                .body(axum::body::Body::from("wh-1"))
+                .unwrap();
+            router.oneshot(req).await.unwrap().status().as_u16()
+        }
+    };
+    let count = || async { app.store.read(|r| r.message_count()).await.unwrap() };
+    app.set_channel_enabled(&admin, "tw", false).await.unwrap();
+    assert_eq!(post("bad").await, 401);
+    assert_eq!(post("ok").await, 503);
+    assert_eq!(count().await, 0, "nothing stored while disabled");
+    app.set_channel_enabled(&admin, "tw", true).await.unwrap();
+    assert_eq!(post("ok").await, 200);
+    assert_eq!(count().await, 1);
 }

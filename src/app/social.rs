@@ -280,8 +280,8 @@ fn store_item(
     } = item;
     // Already a message (a re-poll after a crash): nothing to decide.
     let known = tx.dedupe(channel, &msg.external_id)?.is_some();
-    // A mention in the thread of a conversation still open belongs to it,
-    // trigger word or not.
+    // The customer's own follow-up in the thread of their conversation that
+    // is still open belongs to it, trigger word or not.
     if mention
         && !known
         && listening::trigger(listen, &msg.text).is_none()

@@ -384,20 +384,22 @@ pub fn private_continuation_key(channel: &str, identity: IdentityId) -> String {
     format!("private-continuation\u{1f}{channel}\u{1f}{identity}")
 }
 
-/// The open conversation a message would join on its thread, if any —
-/// without creating anything.
+/// The open conversation on a message's thread that is its author's own
+/// (a customer's follow-up), if any — without creating anything. Someone
+/// else writing in that thread (a bystander in a group, a reply from
+/// another account) does not count.
 pub fn open_thread(tx: &Tx<'_>, m: &InboundMessage) -> Result<Option<ConversationId>, StoreError> {
-    let key = match &m.thread {
-        Some(t) => t.clone(),
-        None => match tx.identity_by_handle(m.kind, &m.author.handle)? {
-            Some(i) => identity_thread(i.id),
-            None => return Ok(None),
-        },
+    let Some(author) = tx.identity_by_handle(m.kind, &m.author.handle)? else {
+        return Ok(None);
     };
+    let key = m
+        .thread
+        .clone()
+        .unwrap_or_else(|| identity_thread(author.id));
     Ok(match tx.thread(&m.channel, &key)? {
         Some(id) => tx
             .conversation(id)?
-            .filter(|c| c.status != Status::Resolved)
+            .filter(|c| c.status != Status::Resolved && c.identity == author.id)
             .map(|c| c.id),
         None => None,
     })

@@ -48,6 +48,18 @@ async fn deliver(
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     match conn.webhook(&headers, &body) {
+        // Disabled by an admin: nothing is stored; the network redelivers
+        // later (Meta retries failed deliveries for days).
+        Ok(_) if app.channel_disabled(&channel) => {
+            let mut r = WebError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this channel is disabled; deliver again later",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("300"));
+            r
+        }
         Ok(out) => match app.store_social(&channel, out.polled).await {
             Ok(_) => (StatusCode::OK, "ok").into_response(),
             Err(e) => WebError::from(e).into_response(),
