@@ -486,3 +486,110 @@ impl SearchIndex {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{AuthorProfile, InboundMessage, IngestRules};
+
+    fn store(dir: &Path) -> Store {
+        Store::open(
+            dir,
+            crate::store::StoreOptions::default(),
+            Arc::new(SystemClock),
+            Arc::new(crate::metrics::Metrics::default()),
+        )
+        .unwrap()
+    }
+
+    async fn ingest(store: &Store, id: &str, text: &str) {
+        let rules = IngestRules {
+            reopen_window_ms: 0,
+            max_text_bytes: 1 << 16,
+        };
+        let m = InboundMessage {
+            channel: "api".into(),
+            kind: ChannelKind::Api,
+            external_id: id.into(),
+            thread: Some(id.into()),
+            author: AuthorProfile {
+                handle: format!("@{id}"),
+                ..Default::default()
+            },
+            text: text.into(),
+            html: None,
+            subject: None,
+            attachments: vec![],
+            public: false,
+            sent_at: None,
+        };
+        let m = crate::ingest::prepare(m, &rules).unwrap();
+        store
+            .write(move |tx| crate::ingest::apply(tx, m, &rules))
+            .await
+            .unwrap();
+    }
+
+    fn total(idx: &SearchIndex, q: &str) -> usize {
+        let req = Request {
+            query: query::parse(q).unwrap(),
+            viewer: Viewer {
+                user: UserId(1),
+                teams: None,
+            },
+            offset: 0,
+            limit: 10,
+            sort: Sort::Relevance,
+            facets: false,
+        };
+        idx.search(&req).unwrap().total
+    }
+
+    /// A missing, corrupt or other-version index is rebuilt from the store;
+    /// a current one resumes from its watermark and replays what followed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rebuilt_when_missing_corrupt_or_stale_and_resumed_otherwise() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = store(&tmp.path().join("data"));
+        ingest(&st, "a", "la factura de marzo").await;
+        let dir = tmp.path().join("index");
+        let open = |why: &str| {
+            let (idx, opened) = SearchIndex::open(&dir, st.clone(), &|_, _| {}).unwrap();
+            match (&opened, why) {
+                (Opened::Resumed(_), "resumed") => {}
+                (Opened::Rebuilt { why: w }, want) if w.contains(want) => {}
+                other => panic!("expected {why}, got {other:?}"),
+            }
+            idx
+        };
+        let idx = open("missing");
+        assert_eq!(total(&idx, "factura"), 1);
+        let seq = idx.watermark();
+        assert!(seq > 0);
+        drop(idx);
+        // Written after the last commit: replayed from the watermark.
+        ingest(&st, "b", "otra factura").await;
+        let idx = open("resumed");
+        assert_eq!(total(&idx, "factura"), 1, "not yet replayed");
+        while idx.step().unwrap().is_some() {}
+        idx.flush().unwrap();
+        assert_eq!(total(&idx, "factura"), 2, "replayed after the watermark");
+        drop(idx);
+        // Another schema version in the payload.
+        let meta = dir.join("meta.json");
+        let text = std::fs::read_to_string(&meta).unwrap();
+        let stale = text.replace(
+            &format!("\\\"v\\\":{}", schema::SCHEMA_VERSION),
+            "\\\"v\\\":0",
+        );
+        assert_ne!(stale, text, "{text}");
+        std::fs::write(&meta, stale).unwrap();
+        let idx = open("schema version 0");
+        assert_eq!(total(&idx, "factura"), 2);
+        drop(idx);
+        // Garbage.
+        std::fs::write(&meta, b"{not json").unwrap();
+        let idx = open("unreadable");
+        assert_eq!(total(&idx, "factura"), 2);
+    }
+}
