@@ -59,6 +59,31 @@ pub fn to_inbound(m: CorpusMessage) -> InboundMessage {
     }
 }
 
+/// Push `msgs` through prepare + the writer, `concurrency` at a time,
+/// ticking `bar` (refused messages are skipped).
+async fn ingest_all(
+    store: &Store,
+    msgs: Vec<InboundMessage>,
+    rules: &IngestRules,
+    bar: &indicatif::ProgressBar,
+    concurrency: usize,
+) {
+    futures_util::stream::iter(msgs)
+        .map(|m| {
+            let (store, rules) = (store.clone(), *rules);
+            async move {
+                let m = ingest::prepare(m, &rules).ok()?;
+                store
+                    .write(move |tx| ingest::apply(tx, m, &rules))
+                    .await
+                    .ok()
+            }
+        })
+        .buffer_unordered(concurrency)
+        .for_each(|_| async { bar.inc(1) })
+        .await;
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -267,20 +292,7 @@ pub async fn inbox(args: InboxArgs) -> Result<(), crate::cli::Failure> {
                 })
                 .collect();
             done += chunk.len();
-            futures_util::stream::iter(chunk)
-                .map(|m| {
-                    let store = store.clone();
-                    async move {
-                        let m = ingest::prepare(m, &rules).ok()?;
-                        store
-                            .write(move |tx| ingest::apply(tx, m, &rules))
-                            .await
-                            .ok()
-                    }
-                })
-                .buffer_unordered(2048)
-                .for_each(|_| async { bar.inc(1) })
-                .await;
+            ingest_all(&store, chunk, &rules, &bar, 2048).await;
         }
         bar.finish_and_clear();
     }

@@ -10,7 +10,6 @@ use crate::domain::{Status, SystemClock, Ts};
 use crate::ingest;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreOptions};
-use futures_util::StreamExt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,20 +134,7 @@ async fn fill(store: &Store, n: usize, seed: u64) -> Result<(), crate::cli::Fail
             .map(|_| to_inbound(corpus.next_message()))
             .collect();
         done += chunk.len();
-        futures_util::stream::iter(chunk)
-            .map(|m| {
-                let store = store.clone();
-                async move {
-                    let m = ingest::prepare(m, &rules).ok()?;
-                    store
-                        .write(move |tx| ingest::apply(tx, m, &rules))
-                        .await
-                        .ok()
-                }
-            })
-            .buffer_unordered(1024)
-            .for_each(|_| async { bar.inc(1) })
-            .await;
+        super::ingest_all(store, chunk, &rules, &bar, 1024).await;
     }
     bar.finish_and_clear();
     // A third of the conversations resolved, so status filters select.

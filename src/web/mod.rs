@@ -24,6 +24,20 @@ use std::sync::Arc;
 
 pub type AppState = Arc<App>;
 
+/// Percent-encode a URL query value (RFC 3986 unreserved characters kept).
+pub(crate) fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Every route of the server. Public routes: `/healthz`, `/metrics`,
 /// `/api/v1/login`, the widget script and its visitor endpoints (which use
 /// their own visitor tokens); every other route requires a token.

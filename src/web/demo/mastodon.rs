@@ -56,19 +56,6 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 fn pairs(q: &str) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://x/?{q}"))
         .map(|u| {
@@ -193,7 +180,9 @@ impl Inner {
                     kv.sort_by(|a, b| a.0.cmp(&b.0));
                     let query: Vec<String> = kv
                         .iter()
-                        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                        .map(|(k, v)| {
+                            format!("{}={}", crate::web::urlencode(k), crate::web::urlencode(v))
+                        })
                         .collect();
                     format!("{}/api/v1/notifications?{}", self.base, query.join("&"))
                 };

@@ -5,6 +5,7 @@
 use super::*;
 use crate::app::search::{SearchHit, SearchOptions, SearchPage};
 use crate::web::extract::Auth;
+use crate::web::urlencode;
 
 const PAGE_SIZE: usize = 20;
 
@@ -271,17 +272,4 @@ pub(super) async fn suggest(State(app): State<AppState>, s: Session, Query(q): Q
         }
     };
     html_page(StatusCode::OK, m)
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
