@@ -1496,11 +1496,19 @@ async fn reply_box_uploads_attachments_with_csrf() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(
-            r.headers()[header::CONTENT_DISPOSITION]
-                .as_bytes()
-                .starts_with(b"attachment")
-        );
+        let cd = r.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("an ASCII Content-Disposition")
+            .to_string();
+        assert!(cd.starts_with("attachment"), "{cd}");
+        if a.filename.starts_with("Factura") {
+            // RFC 6266: ASCII fallback plus the UTF-8 name.
+            assert!(
+                cd.contains("filename=\"Factura a_o 2026.pdf\"")
+                    && cd.contains("filename*=UTF-8''Factura%20a%C3%B1o%202026.pdf"),
+                "{cd}"
+            );
+        }
         assert_eq!(&r.into_body().collect().await.unwrap().to_bytes()[..], want);
     }
 

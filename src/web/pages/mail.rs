@@ -164,17 +164,20 @@ pub(super) async fn attachment(
     };
     match tokio::fs::read(&path).await {
         Ok(bytes) => {
+            // RFC 6266: an ASCII fallback, and the real name as UTF-8.
             let name: String = att
                 .filename
                 .chars()
                 .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+                .map(|c| if c.is_ascii() { c } else { '_' })
                 .collect();
+            let utf8 = crate::web::urlencode(&att.filename);
             (
                 [
                     (header::CONTENT_TYPE, "application/octet-stream".to_string()),
                     (
                         header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
+                        format!("attachment; filename=\"{name}\"; filename*=UTF-8''{utf8}"),
                     ),
                     (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
                 ],
