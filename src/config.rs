@@ -368,6 +368,70 @@ pub struct WhatsappChannel {
     pub verify_token: Option<Secret>,
     #[serde(default = "default_graph_url")]
     pub base_url: String,
+    /// The business's message templates as approved in Meta's WhatsApp
+    /// Manager: the only messages WhatsApp accepts outside the 24-hour
+    /// customer-service window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<WhatsappTemplate>,
+}
+
+/// One approved WhatsApp message template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappTemplate {
+    /// Its name in WhatsApp Manager (`seguimiento_pedido`).
+    pub name: String,
+    /// The language it was approved in (`es`, `en_US`).
+    pub language: String,
+    /// Its text, shown to agents and stored as the reply's text.
+    pub body: String,
+}
+
+impl WhatsappTemplate {
+    /// Why this template's fields are not what WhatsApp takes, if they are not:
+    /// (the key, the value, what is allowed).
+    pub fn problem(&self) -> Option<(&'static str, String, &'static str)> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 512
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            return Some((
+                "channel.whatsapp.templates.name",
+                format!("{:?}", self.name),
+                "the template's name in WhatsApp Manager: lowercase letters, digits and '_'",
+            ));
+        }
+        if !language_code_ok(&self.language) {
+            return Some((
+                "channel.whatsapp.templates.language",
+                format!("{:?}", self.language),
+                "a WhatsApp language code like \"es\", \"en_US\" or \"pt_BR\"",
+            ));
+        }
+        if self.body.trim().is_empty() {
+            return Some((
+                "channel.whatsapp.templates.body",
+                format!("{:?}", self.body),
+                "the template's text as approved (shown to agents)",
+            ));
+        }
+        None
+    }
+}
+
+/// `es`, `fil`, `en_US`, `zh_HK`: a lowercase language and an optional
+/// uppercase region, as WhatsApp names template languages.
+fn language_code_ok(code: &str) -> bool {
+    let (lang, region) = match code.split_once('_') {
+        Some((l, r)) => (l, Some(r)),
+        None => (code, None),
+    };
+    (2..=3).contains(&lang.len())
+        && lang.chars().all(|c| c.is_ascii_lowercase())
+        && region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()))
 }
 
 fn default_telegram_url() -> String {
@@ -809,6 +873,21 @@ impl Config {
                 return Err(invalid(key, url, "an http:// or https:// URL"));
             }
         }
+        for c in &self.channel.whatsapp {
+            let mut seen = std::collections::BTreeSet::new();
+            for t in &c.templates {
+                if let Some((key, value, allowed)) = t.problem() {
+                    return Err(invalid(key, value, allowed));
+                }
+                if !seen.insert(t.name.as_str()) {
+                    return Err(invalid(
+                        "channel.whatsapp.templates.name",
+                        format!("{:?}", t.name),
+                        "a template name listed once per channel (one approved language each)",
+                    ));
+                }
+            }
+        }
         for c in &self.channel.email {
             if !c.address.contains('@') || c.address.trim() != c.address {
                 return Err(invalid(
@@ -1185,6 +1264,87 @@ mod tests {
         assert_eq!(mail.imap.as_ref().unwrap().port(), 993);
         assert!(mail.is_own("Support@Example.test"));
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn whatsapp_templates() {
+        let wa = |templates: &str| {
+            format!("[[channel.whatsapp]]\nname = \"wa\"\nphone_number_id = \"555\"\n{templates}\n")
+        };
+        // Optional.
+        let c = load(&wa(""), &[], &Overrides::default()).unwrap();
+        assert!(c.channel.whatsapp[0].templates.is_empty());
+        let c = load(
+            &wa(
+                "templates = [{ name = \"seguimiento_pedido\", language = \"es\", body = \"Hola, tenemos novedades de tu caso. ¿Podemos seguir por aquí?\" },\n  { name = \"order_update_2\", language = \"en_US\", body = \"Hi, we have news.\" }]",
+            ),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap();
+        let t = &c.channel.whatsapp[0].templates;
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[1].name.as_str(), t[1].language.as_str()),
+            ("order_update_2", "en_US")
+        );
+        assert!(c.to_masked_toml().contains("seguimiento_pedido"));
+        for (bad, key) in [
+            (
+                "name = \"\", language = \"es\", body = \"x\"",
+                "templates.name",
+            ),
+            (
+                "name = \"Seguimiento\", language = \"es\", body = \"x\"",
+                "templates.name",
+            ),
+            (
+                "name = \"con espacio\", language = \"es\", body = \"x\"",
+                "templates.name",
+            ),
+            (
+                "name = \"ok\", language = \"spanish\", body = \"x\"",
+                "templates.language",
+            ),
+            (
+                "name = \"ok\", language = \"en-US\", body = \"x\"",
+                "templates.language",
+            ),
+            (
+                "name = \"ok\", language = \"en_us\", body = \"x\"",
+                "templates.language",
+            ),
+            (
+                "name = \"ok\", language = \"es\", body = \" \"",
+                "templates.body",
+            ),
+        ] {
+            let e = load(
+                &wa(&format!("templates = [{{ {bad} }}]")),
+                &[],
+                &Overrides::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+        // Unknown keys and a name listed twice are refused.
+        let e = load(
+            &wa("templates = [{ name = \"a\", language = \"es\", body = \"x\", header = \"h\" }]"),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("header"), "{e}");
+        let e = load(
+            &wa("templates = [{ name = \"a\", language = \"es\", body = \"x\" }, { name = \"a\", language = \"en\", body = \"y\" }]"),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("templates.name") && e.contains("once"), "{e}");
     }
 
     #[test]

@@ -1587,3 +1587,180 @@ async fn reply_box_uploads_attachments_with_csrf() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 }
+
+/// WhatsApp outside the 24-hour window: the reply box offers the channel's
+/// approved templates (only then, and not to auditors); a channel with none
+/// says an admin must add them; sending one queues a reply whose text is
+/// the template's body; an unknown one is refused naming the configured
+/// ones.
+#[tokio::test]
+async fn whatsapp_template_picker_only_when_the_window_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("atalaya.toml");
+    std::fs::write(
+        &file,
+        "[[channel.whatsapp]]\nname = \"wa\"\nphone_number_id = \"555\"\naccess_token = \"tok\"\n\
+         app_secret = \"s\"\nverify_token = \"v\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         templates = [{ name = \"seguimiento_pedido\", language = \"es\", body = \"Hola, tenemos novedades de tu caso. ¿Podemos seguir por aquí?\" }, \
+         { name = \"order_update\", language = \"en_US\", body = \"Hi, we have news about your case.\" }]\n\n\
+         [[channel.whatsapp]]\nname = \"wa2\"\nphone_number_id = \"556\"\naccess_token = \"tok\"\n\
+         app_secret = \"s\"\nverify_token = \"v\"\nbase_url = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    let ov = Overrides {
+        listen: None,
+        data: Some(dir.path().join("d")),
+    };
+    let cfg = Config::load(Some(&file), std::iter::empty(), &ov).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = App::open(cfg, clock).unwrap();
+    for (email, role) in [
+        ("admin@x.test", Role::Admin),
+        ("audit@x.test", Role::Auditor),
+    ] {
+        auth::create_user(&app.store, email, "Marta Ruiz", role, "password-123")
+            .await
+            .unwrap();
+    }
+    let t = T {
+        router: atalaya::web::router(app.clone()),
+        app,
+        _dir: dir,
+    };
+    let now = Ts(jiff::Timestamp::now().as_millisecond());
+    let wa = |channel: &str, from: &str, ago_ms: i64| atalaya::ingest::InboundMessage {
+        channel: channel.into(),
+        kind: ChannelKind::Whatsapp,
+        external_id: format!("wamid.{from}"),
+        thread: Some(format!("wa:{from}")),
+        author: atalaya::ingest::AuthorProfile {
+            handle: format!("+{from}"),
+            name: Some("Olga".into()),
+            ..Default::default()
+        },
+        text: "¿Siguen abiertos?".into(),
+        html: None,
+        subject: None,
+        attachments: vec![],
+        public: false,
+        sent_at: Some(Ts(now.0 - ago_ms)),
+    };
+    let hour = 3600 * 1000;
+    let closed = t
+        .app
+        .ingest(wa("wa", "34911222333", 25 * hour))
+        .await
+        .unwrap()
+        .conversation;
+    let open = t
+        .app
+        .ingest(wa("wa", "34600111222", 60_000))
+        .await
+        .unwrap()
+        .conversation;
+    let bare = t
+        .app
+        .ingest(wa("wa2", "34700111222", 30 * hour))
+        .await
+        .unwrap()
+        .conversation;
+    let s = t.sign_in("admin@x.test").await;
+    let get = |id: ConversationId, cookie: String| {
+        let t = &t;
+        async move {
+            t.req(
+                "GET",
+                &format!("/conversations/{id}"),
+                Some(&cookie),
+                None,
+                None,
+            )
+            .await
+        }
+    };
+    let page = get(closed, s.clone()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"wa-window\""), "the warning stays");
+    assert!(
+        page.body.contains(&format!(
+            "action=\"/conversations/{closed}/whatsapp-template"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<option value=\"seguimiento_pedido\">"));
+    assert!(page.body.contains("<option value=\"order_update\">"));
+    assert!(page.body.contains("Hola, tenemos novedades de tu caso."));
+    let page = get(open, s.clone()).await;
+    assert!(!page.body.contains("wa-templates") && !page.body.contains("wa-window"));
+    let page = get(bare, s.clone()).await;
+    assert!(page.body.contains("id=\"wa-templates-none\""));
+    assert!(!page.body.contains("whatsapp-template"));
+    let audit = t.sign_in("audit@x.test").await;
+    let page = get(closed, audit).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("wa-templates"), "auditors cannot send");
+
+    // Send one from the page.
+    let page = get(closed, s.clone()).await;
+    let csrf = field(&page.body, "csrf");
+    let post = |template: &str| {
+        let (t, s, csrf) = (&t, s.clone(), csrf.clone());
+        let form = format!("csrf={csrf}&template={template}");
+        async move {
+            t.req(
+                "POST",
+                &format!("/conversations/{closed}/whatsapp-template?view=all"),
+                Some(&s),
+                Some(&form),
+                None,
+            )
+            .await
+        }
+    };
+    let r = post("seguimiento_pedido").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let msgs = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(closed))
+        .await
+        .unwrap();
+    let sent = msgs.last().unwrap();
+    assert_eq!(sent.direction, Direction::Out);
+    assert_eq!(
+        sent.text,
+        "Hola, tenemos novedades de tu caso. ¿Podemos seguir por aquí?"
+    );
+    assert_eq!(sent.delivery, Some(Delivery::Queued));
+    let key = atalaya::app::whatsapp::template_key(sent.id);
+    let saved = t
+        .app
+        .store
+        .read(move |r| r.cursor::<(String, String)>(&key))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved,
+        Some(("seguimiento_pedido".to_string(), "es".to_string()))
+    );
+    // An unknown template: refused, naming the configured ones.
+    let r = post("no_existe").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("no_existe") && r.body.contains("seguimiento_pedido, order_update"),
+        "{}",
+        r.body
+    );
+    // Without the CSRF token: refused.
+    let r = t
+        .req(
+            "POST",
+            &format!("/conversations/{closed}/whatsapp-template"),
+            Some(&s),
+            Some("template=seguimiento_pedido"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -537,6 +537,7 @@ fn outgoing(key: &str, text: &str, thread: &str, to: &str, private: bool) -> Out
         now,
         attempt: 1,
         timeout: None,
+        template: None,
     }
 }
 

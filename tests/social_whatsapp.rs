@@ -18,13 +18,17 @@ const NUMBER: &str = "555";
 const TOKEN: &str = "EAAtok-wa-9f3c2b7e";
 const SECRET: &str = "shh";
 const WINDOW_MSG: &str = "outside WhatsApp's 24-hour window";
+const SEGUIMIENTO: &str = "Hola, tenemos novedades de tu caso. ¿Podemos seguir por aquí?";
 
 fn config(fake: &FakeWhatsapp) -> String {
     format!(
         "[outbox]\nmin_backoff = \"100ms\"\nmax_backoff = \"1s\"\n\n\
          [[channel.whatsapp]]\nname = \"wa\"\nphone_number_id = {NUMBER:?}\n\
          access_token = {token}\napp_secret = {SECRET:?}\nverify_token = \"vt\"\n\
-         base_url = {base}\n",
+         base_url = {base}\n\
+         templates = [{{ name = \"seguimiento_pedido\", language = \"es\", body = {SEGUIMIENTO:?} }}, \
+         {{ name = \"order_update\", language = \"en_US\", body = \"Hi, we have news about your case.\" }}, \
+         {{ name = \"encuesta\", language = \"es\", body = \"¿Qué tal te atendimos?\" }}]\n",
         token = toml_string(TOKEN),
         base = toml_string(&fake.base_url()),
     )
@@ -418,6 +422,184 @@ async fn replies_window_and_statuses() {
         !log.contains(TOKEN),
         "the access token is in the log:\n{log}"
     );
+}
+
+/// POST a reply body; (status, JSON answer).
+async fn post_reply(server: &Server, token: &str, id: u64, body: Value) -> (u16, Value) {
+    let res = Server::client()
+        .post(format!(
+            "{}/api/v1/conversations/{id}/messages",
+            server.base_url()
+        ))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn reply_template(server: &Server, token: &str, id: u64, name: &str) -> u64 {
+    let (status, body) = post_reply(server, token, id, json!({ "template": name })).await;
+    assert_eq!(status, 201, "template reply: {body}");
+    assert_eq!(body["delivery"], "queued");
+    body["message_id"].as_u64().unwrap()
+}
+
+/// Outside the 24-hour window a text reply fails with the reason and
+/// nothing is sent, while an approved template goes out as WhatsApp takes
+/// it (name, language, the customer's number) and becomes "sent", its body
+/// in the timeline; inside the window both work. A template WhatsApp has
+/// not approved fails with its error; an unknown name, a template on
+/// another channel, or a template with text are 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_outside_and_inside_the_window() {
+    let (fake, server, token) = start().await;
+    fake.approve("seguimiento_pedido", "es");
+    fake.approve("order_update", "en_US");
+    let now = fake::unix_now();
+    let old = "34911222333";
+    let ana = "34600111222";
+    hook(
+        &server,
+        &fake::text(
+            NUMBER,
+            old,
+            "Olga",
+            "wamid.OLD1",
+            now - 25 * 3600,
+            "¿Siguen abiertos?",
+        ),
+    )
+    .await;
+    hook(
+        &server,
+        &fake::text(
+            NUMBER,
+            ana,
+            "Ana",
+            "wamid.ANA1",
+            now - 60,
+            "¿Dónde está mi pedido?",
+        ),
+    )
+    .await;
+    let oconv = conversation_of(&server, &token, old).await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let aconv = conversation_of(&server, &token, ana).await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+
+    // Outside the window: free text fails at once, nothing is sent.
+    let m = reply(&server, &token, oconv, "Sí, hasta las 20:00.").await;
+    let failed = delivered_as(&server, &token, oconv, m, "failed").await;
+    assert!(
+        failed["delivery_detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with(WINDOW_MSG) && d.contains("template")),
+        "{failed}"
+    );
+    assert!(fake.sends_to(old).is_empty());
+
+    // ... an approved template goes out.
+    let t = reply_template(&server, &token, oconv, "seguimiento_pedido").await;
+    let sent = delivered_as(&server, &token, oconv, t, "sent").await;
+    assert_eq!(sent["text"], SEGUIMIENTO);
+    assert_eq!(sent["direction"], "out");
+    let sends = fake.sends_to(old);
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    let req = &sends[0];
+    assert_eq!(req.status, 200);
+    assert_eq!(req.path, format!("/v21.0/{NUMBER}/messages"));
+    assert_eq!(
+        req.body,
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": old,
+            "type": "template",
+            "template": { "name": "seguimiento_pedido", "language": { "code": "es" } },
+        })
+    );
+    assert_eq!(sent["external_id"], req.wamid.clone().unwrap().as_str());
+    // Its statuses follow it like any reply's.
+    let wamid = req.wamid.clone().unwrap();
+    hook(
+        &server,
+        &fake::status(NUMBER, &wamid, "delivered", old, None),
+    )
+    .await;
+    delivered_as(&server, &token, oconv, t, "delivered").await;
+
+    // A template WhatsApp has not approved: failed with WhatsApp's error.
+    let e = reply_template(&server, &token, oconv, "encuesta").await;
+    let m = delivered_as(&server, &token, oconv, e, "failed").await;
+    let why = m["delivery_detail"].as_str().unwrap();
+    assert!(why.contains("132001"), "{why}");
+
+    // Inside the window both work.
+    let m = reply(&server, &token, aconv, "Lo revisamos ahora mismo.").await;
+    delivered_as(&server, &token, aconv, m, "sent").await;
+    let t = reply_template(&server, &token, aconv, "order_update").await;
+    delivered_as(&server, &token, aconv, t, "sent").await;
+    let sends = fake.sends_to(ana);
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!(sends[0].body["type"], "text");
+    assert_eq!(sends[1].body["type"], "template");
+    assert_eq!(sends[1].body["template"]["name"], "order_update");
+    assert_eq!(sends[1].body["template"]["language"]["code"], "en_US");
+
+    // Refusals: an unknown name (the configured ones are named), text and
+    // a template together, a template on another channel.
+    let before = fake.sends().len();
+    let (status, body) =
+        post_reply(&server, &token, aconv, json!({ "template": "hola_mundo" })).await;
+    assert_eq!(status, 400, "{body}");
+    let err = body["error"].as_str().unwrap();
+    assert!(
+        err.contains("hola_mundo")
+            && err.contains("seguimiento_pedido")
+            && err.contains("order_update")
+            && err.contains("encuesta"),
+        "{err}"
+    );
+    let (status, body) = post_reply(
+        &server,
+        &token,
+        aconv,
+        json!({ "template": "order_update", "text": "y además esto" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post_reply(&server, &token, aconv, json!({ "private": true })).await;
+    assert_eq!(status, 400, "{body}");
+    let res = Server::client()
+        .post(format!("{}/api/v1/inbound", server.base_url()))
+        .bearer_auth(&token)
+        .json(&json!({ "channel": "api", "external_id": "api-1",
+                        "from": { "handle": "@ana" }, "text": "hola" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let api_conv = res.json::<Value>().await.unwrap()["conversation_id"]
+        .as_u64()
+        .unwrap();
+    let (status, body) = post_reply(
+        &server,
+        &token,
+        api_conv,
+        json!({ "template": "seguimiento_pedido" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("WhatsApp"),
+        "{body}"
+    );
+    assert_eq!(fake.sends().len(), before, "nothing refused was sent");
+    assert!(!server.log().contains(TOKEN));
 }
 
 // --- The admin UI (session + CSRF), as in tests/email_peers.rs -------------

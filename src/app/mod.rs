@@ -16,6 +16,7 @@ pub mod responses;
 pub mod search;
 pub mod social;
 pub mod social_channels;
+pub mod whatsapp;
 pub mod widget;
 
 use crate::config::Config;

@@ -295,6 +295,7 @@ impl SocialChannelForm {
                 app_secret,
                 verify_token,
                 base_url,
+                templates: Vec::new(),
             }),
         })
     }

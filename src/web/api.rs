@@ -221,9 +221,19 @@ async fn detail(
     Ok(Json(v))
 }
 
+/// `POST /api/v1/conversations/{id}/messages`: `{"text", "private",
+/// "note", "allow_personal_data", "attachments"}`, or, on a WhatsApp
+/// conversation, `{"template": "name"}` instead of `text` to send one of
+/// the channel's approved templates (`[[channel.whatsapp]] templates`; the
+/// only message WhatsApp takes 24 hours after the customer last wrote).
+/// A template on another channel, or one the channel does not list, is 400.
 #[derive(Deserialize)]
 struct ReplyReq {
-    text: String,
+    #[serde(default)]
+    text: Option<String>,
+    /// An approved WhatsApp template's name, instead of `text`.
+    #[serde(default)]
+    template: Option<String>,
     #[serde(default)]
     private: bool,
     #[serde(default)]
@@ -285,17 +295,34 @@ async fn reply(
     JsonBody(req): JsonBody<ReplyReq>,
 ) -> Result<Response, WebError> {
     let id = ConversationId(parse_id(&raw, "conversation")?);
-    let files = decode_attachments(req.attachments)?;
-    let out = app
-        .reply_with_attachments(
-            &caller,
-            id,
-            &req.text,
-            (req.private, req.note),
-            req.allow_personal_data,
-            files,
-        )
-        .await?;
+    let out = match (req.template, req.text) {
+        (Some(template), text) => {
+            if text.is_some_and(|t| !t.trim().is_empty()) || req.note || !req.attachments.is_empty()
+            {
+                return Err(WebError::bad_request(
+                    "a template is sent on its own: give either template or text (and no note or attachments)",
+                ));
+            }
+            app.reply_template(&caller, id, &template).await?
+        }
+        (None, None) => {
+            return Err(WebError::bad_request(
+                "text is required (or template, on a WhatsApp conversation)",
+            ));
+        }
+        (None, Some(text)) => {
+            let files = decode_attachments(req.attachments)?;
+            app.reply_with_attachments(
+                &caller,
+                id,
+                &text,
+                (req.private, req.note),
+                req.allow_personal_data,
+                files,
+            )
+            .await?
+        }
+    };
     let body =
         json!({ "message_id": out.message.0, "delivery": out.delivery.map(Delivery::as_str) });
     Ok((StatusCode::CREATED, Json(body)).into_response())

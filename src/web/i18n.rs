@@ -235,6 +235,10 @@ catalog! {
     ListeningEmpty => "No hay menciones pendientes.", "No mentions waiting.";
     Promote => "Abrir conversación", "Open a conversation";
     WhatsappWindow => "Han pasado más de 24 horas desde el último mensaje del cliente: WhatsApp solo permite enviar plantillas aprobadas hasta que vuelva a escribir.", "More than 24 hours have passed since the customer's last message: WhatsApp only allows approved templates until they write again.";
+    WaTemplateLabel => "Plantilla aprobada", "Approved template";
+    WaTemplateSend => "Enviar plantilla", "Send template";
+    WaTemplateHelp => "Se envía tal como WhatsApp la aprobó. Cuando el cliente conteste, podrás volver a escribirle libremente.", "It is sent exactly as WhatsApp approved it. Once the customer answers, you can write freely again.";
+    WaTemplateNone => "Este canal no tiene plantillas aprobadas: un administrador debe añadirlas al canal (templates en [[channel.whatsapp]], con el nombre y el idioma aprobados en WhatsApp Manager).", "This channel has no approved templates: an admin must add them to the channel (templates under [[channel.whatsapp]], with the name and language approved in WhatsApp Manager).";
     SendPrivately => "Enviar en privado", "Send privately";
     PublishAnyway => "Publicar igualmente", "Publish anyway";
     ContinuePrivately => "Seguir en privado", "Continue privately";

@@ -118,12 +118,22 @@ impl OutboxWorker {
         let (last_in, last_public_in, reply_to) = last_in;
         if let Some(conn) = self.app.connector(&item.channel) {
             let conv_id = conv.id;
-            let recipient = self
+            let msg_id = msg.id;
+            // The private-answer target, and the approved template this
+            // reply stands for (WhatsApp), saved with the reply.
+            let (recipient, template) = self
                 .app
                 .store
-                .read(move |r| r.cursor::<String>(&crate::app::social::recipient_key(conv_id)))
+                .read(move |r| {
+                    Ok((
+                        r.cursor::<String>(&crate::app::social::recipient_key(conv_id))?,
+                        r.cursor::<(String, String)>(&crate::app::whatsapp::template_key(msg_id))?,
+                    ))
+                })
                 .await
                 .map_err(|e| e.to_string())?;
+            let template = template
+                .map(|(name, language)| crate::channels::social::Template { name, language });
             let out = OutgoingSocial {
                 idempotency_key: item.idempotency_key.clone(),
                 text: msg.text.clone(),
@@ -141,6 +151,7 @@ impl OutboxWorker {
                 now: self.app.clock.now(),
                 attempt: item.attempts,
                 timeout: Some(self.app.config.outbox.timeout.0),
+                template,
             };
             let result = conn.send(&out).await;
             return self.record(item, result).await;

@@ -1,5 +1,6 @@
 //! A local WhatsApp Cloud API (Graph API) for tests: the messages endpoint
-//! and the phone-number read, with Meta's JSON shapes and error bodies, plus
+//! (text messages, and template messages checked against the approved
+//! templates) and the phone-number read, with Meta's JSON shapes and error bodies, plus
 //! helpers that build and sign the webhook deliveries Meta would send.
 //!
 //! It runs on 127.0.0.1:0 in its own thread and Tokio runtime, checks the
@@ -100,6 +101,8 @@ struct State_ {
     requests: Vec<Request>,
     faults: VecDeque<Fault>,
     next: u64,
+    /// Approved templates: (name, language code).
+    templates: Vec<(String, String)>,
 }
 
 type Shared = Arc<Mutex<State_>>;
@@ -121,6 +124,7 @@ impl FakeWhatsapp {
             requests: Vec::new(),
             faults: VecDeque::new(),
             next: 1,
+            templates: Vec::new(),
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fake");
         listener.set_nonblocking(true).unwrap();
@@ -154,6 +158,16 @@ impl FakeWhatsapp {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Approve a message template (as WhatsApp Manager would): only
+    /// approved (name, language) pairs are accepted.
+    pub fn approve(&self, name: &str, language: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .templates
+            .push((name.into(), language.into()));
     }
 
     /// The next requests to the messages endpoint meet these, in order.
@@ -284,13 +298,28 @@ async fn messages(
         .is_some_and(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
     {
         Some("to")
-    } else if parsed["type"] != "text" {
+    } else if parsed["type"] != "text" && parsed["type"] != "template" {
         Some("type")
-    } else if !parsed["text"]["body"]
-        .as_str()
-        .is_some_and(|b| !b.trim().is_empty() && b.chars().count() <= 4096)
+    } else if parsed["type"] == "text"
+        && !parsed["text"]["body"]
+            .as_str()
+            .is_some_and(|b| !b.trim().is_empty() && b.chars().count() <= 4096)
     {
         Some("text['body']")
+    } else if parsed["type"] == "template" && !parsed["template"].is_object() {
+        Some("template")
+    } else if parsed["type"] == "template"
+        && parsed["template"]["name"]
+            .as_str()
+            .is_none_or(str::is_empty)
+    {
+        Some("template['name']")
+    } else if parsed["type"] == "template"
+        && parsed["template"]["language"]["code"]
+            .as_str()
+            .is_none_or(str::is_empty)
+    {
+        Some("template['language']['code']")
     } else if parsed.get("context").is_some()
         && !parsed["context"]["message_id"]
             .as_str()
@@ -303,6 +332,28 @@ async fn messages(
     if let Some(p) = problem {
         push(record(400, None));
         return invalid(p);
+    }
+    // A template must be approved, in that language, for this account.
+    if parsed["type"] == "template" {
+        let name = parsed["template"]["name"].as_str().unwrap_or_default();
+        let code = parsed["template"]["language"]["code"]
+            .as_str()
+            .unwrap_or_default();
+        let approved = state
+            .lock()
+            .unwrap()
+            .templates
+            .iter()
+            .any(|(n, c)| n == name && c == code);
+        if !approved {
+            push(record(404, None));
+            return graph_error(
+                404,
+                132001,
+                "(#132001) Template name does not exist in the translation",
+                &format!("template name ({name}) does not exist in {code}"),
+            );
+        }
     }
     match fault {
         Some(Fault::Graph {

@@ -624,6 +624,9 @@ impl Connector for Facebook {
     }
 
     fn send<'a>(&'a self, out: &'a OutgoingSocial) -> BoxFuture<'a, SendResult> {
+        if out.template.is_some() {
+            return Box::pin(async { super::no_templates("Facebook") });
+        }
         Box::pin(self.send_inner(out))
     }
 

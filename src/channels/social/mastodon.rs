@@ -1001,6 +1001,9 @@ impl Connector for Mastodon {
     }
 
     fn send<'a>(&'a self, out: &'a OutgoingSocial) -> BoxFuture<'a, SendResult> {
+        if out.template.is_some() {
+            return Box::pin(async { super::no_templates("Mastodon") });
+        }
         Box::pin(self.post_status(out))
     }
 

@@ -88,6 +88,27 @@ pub struct OutgoingSocial {
     /// The longest wait for the post (`[outbox] timeout`); `None`: the
     /// connector's own default.
     pub timeout: Option<Duration>,
+    /// Send this approved message template instead of `text` (WhatsApp
+    /// only: the one thing it accepts outside the 24-hour window; the other
+    /// connectors refuse it). `text` then holds the template's body, as the
+    /// timeline shows it.
+    pub template: Option<Template>,
+}
+
+/// An approved message template, as the network names it.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Template {
+    /// Its name (`seguimiento_pedido`).
+    pub name: String,
+    /// The language code it was approved in (`es`, `en_US`).
+    pub language: String,
+}
+
+/// The refusal of a template by a connector that has none.
+pub fn no_templates(network: &str) -> SendResult {
+    SendResult::Permanent(format!(
+        "{network} has no message templates; only WhatsApp conversations can send one"
+    ))
 }
 
 /// What a webhook delivery produced.

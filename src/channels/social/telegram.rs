@@ -344,6 +344,9 @@ impl Connector for Telegram {
     /// Only failures where Telegram certainly posted nothing are retried: no
     /// connection, 429 (after its `retry_after`) and 5xx.
     fn send<'a>(&'a self, out: &'a OutgoingSocial) -> BoxFuture<'a, SendResult> {
+        if out.template.is_some() {
+            return Box::pin(async { super::no_templates("Telegram") });
+        }
         Box::pin(self.send_message(out))
     }
 

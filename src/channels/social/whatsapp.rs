@@ -7,9 +7,10 @@
 //!
 //! Replies go out with `POST /v21.0/{phone-number-id}/messages` as free-form
 //! text, which WhatsApp accepts only within 24 hours of the customer's last
-//! message (the customer-service window). Outside it only an approved
-//! template may be sent; templates are not built here, so such a reply fails
-//! at once, before any call, with a message saying why.
+//! message (the customer-service window); a text reply outside it fails at
+//! once, before any call, with a message saying why. An approved template
+//! (`OutgoingSocial::template`: name and language, configured per channel
+//! and chosen by the agent) is sent as `"type": "template"` at any time.
 //!
 //! The Cloud API has no idempotency key and no way to look a sent message up,
 //! so a send that timed out is never retried blindly: its delivery becomes
@@ -201,21 +202,44 @@ impl Whatsapp {
     }
 
     async fn send_text(&self, out: &OutgoingSocial) -> SendResult {
-        if let Some(refused) = outside_window(out) {
-            return refused;
-        }
-        let Some(to) = recipient(out) else {
-            return SendResult::Permanent("the customer's WhatsApp number is unknown".into());
+        let body = match &out.template {
+            // Approved templates may be sent at any time.
+            Some(t) => {
+                let Some(to) = recipient(out) else {
+                    return SendResult::Permanent(
+                        "the customer's WhatsApp number is unknown".into(),
+                    );
+                };
+                if t.name.is_empty() || t.language.is_empty() {
+                    return SendResult::Permanent(
+                        "the template has no name or language; check the channel's templates"
+                            .into(),
+                    );
+                }
+                template_body(&to, t)
+            }
+            None => {
+                if let Some(refused) = outside_window(out) {
+                    return refused;
+                }
+                let Some(to) = recipient(out) else {
+                    return SendResult::Permanent(
+                        "the customer's WhatsApp number is unknown".into(),
+                    );
+                };
+                if out.text.trim().is_empty() {
+                    return SendResult::Permanent(
+                        "an empty message cannot be sent on WhatsApp".into(),
+                    );
+                }
+                if out.text.chars().count() > MAX_TEXT {
+                    return SendResult::Permanent(format!(
+                        "WhatsApp text messages are limited to {MAX_TEXT} characters; shorten the reply"
+                    ));
+                }
+                request_body(&to, &out.text, out.in_reply_to.as_deref())
+            }
         };
-        if out.text.trim().is_empty() {
-            return SendResult::Permanent("an empty message cannot be sent on WhatsApp".into());
-        }
-        if out.text.chars().count() > MAX_TEXT {
-            return SendResult::Permanent(format!(
-                "WhatsApp text messages are limited to {MAX_TEXT} characters; shorten the reply"
-            ));
-        }
-        let body = request_body(&to, &out.text, out.in_reply_to.as_deref());
         let url = self.url(&format!("{}/messages", self.phone_number_id));
         let mut req = self.client.post(url).bearer_auth(&self.token).json(&body);
         if let Some(t) = out.timeout {
@@ -366,6 +390,18 @@ pub fn request_body(to: &str, text: &str, in_reply_to: Option<&str>) -> Value {
         body["context"] = json!({ "message_id": id });
     }
     body
+}
+
+/// The JSON of an approved template (Cloud API: `type: template`). Templates
+/// with variables are not supported: the configured ones are sent as is.
+pub fn template_body(to: &str, t: &super::Template) -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": { "name": t.name, "language": { "code": t.language } },
+    })
 }
 
 /// A request that got no answer. A connection never made is retried; one
@@ -675,6 +711,7 @@ mod tests {
             app_secret: Some(Secret::new(SECRET)),
             verify_token: Some(Secret::new("vt")),
             base_url: base.into(),
+            templates: vec![],
         }
     }
 
@@ -1042,6 +1079,18 @@ mod tests {
             })
         );
         assert!(request_body("1", "x", None).get("context").is_none());
+        let t = super::super::Template {
+            name: "seguimiento_pedido".into(),
+            language: "es".into(),
+        };
+        assert_eq!(
+            template_body("34600111222", &t),
+            json!({
+                "messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": "34600111222", "type": "template",
+                "template": { "name": "seguimiento_pedido", "language": { "code": "es" } },
+            })
+        );
         let out = OutgoingSocial {
             thread: "wa:3460".into(),
             handle: "+3460".into(),
@@ -1104,5 +1153,13 @@ mod tests {
             w.send(&old).await,
             SendResult::Permanent(OUTSIDE_WINDOW.into())
         );
+        // A template is attempted at any time (here: the refused connection).
+        let mut template = old.clone();
+        template.template = Some(super::super::Template {
+            name: "seguimiento_pedido".into(),
+            language: "es".into(),
+        });
+        let r = w.send(&template).await;
+        assert!(retry_after(&r).is_some(), "{r:?}");
     }
 }

@@ -1240,6 +1240,9 @@ impl Connector for XConnector {
     }
 
     fn send<'a>(&'a self, out: &'a OutgoingSocial) -> BoxFuture<'a, SendResult> {
+        if out.template.is_some() {
+            return Box::pin(async { super::no_templates("X") });
+        }
         Box::pin(self.send_reply(out))
     }
 

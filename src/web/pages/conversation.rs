@@ -55,8 +55,7 @@ pub(super) async fn render_conversation(
                 .filter(|m| m.direction == Direction::In)
                 .map(|m| m.sent_at)
                 .max();
-            let window = crate::channels::social::whatsapp::WINDOW.as_millis() as i64;
-            last_in.is_none_or(|t| app.clock.now().0 - t.0 > window)
+            !crate::app::whatsapp::window_open(last_in, app.clock.now())
         };
         let kind_of = |name: &str| app.channel_kind(name);
         let main = html! {
@@ -66,6 +65,7 @@ pub(super) async fn render_conversation(
             (cv::timeline(&ctx, &p))
             @if window_closed && !read_only {
                 p class="flash error" role="status" id="wa-window" { (ctx.t(T::WhatsappWindow)) }
+                (cv::whatsapp_templates(&ctx, c.id, &app.whatsapp_templates(&c.channel), view.as_str()))
             }
             (cv::reply_box(&ctx, &p, has_private, (draft, mode), read_only, view.as_str()))
             @if public_network && c.public && !read_only {
@@ -417,6 +417,49 @@ async fn reply_submit(
                 view,
                 Some(flash),
                 (&text, mode),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(e) => error_page(&app, &s, e),
+    }
+}
+
+/// `POST /conversations/{id}/whatsapp-template`: send one of the channel's
+/// approved templates (`template` = its name), the way to reach a WhatsApp
+/// customer outside the 24-hour window.
+pub(super) async fn whatsapp_template(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    if let Err(r) = s.verify(&headers, &f) {
+        return r.into_response();
+    }
+    let view = view_of(&q);
+    let Ok(id) = raw.parse::<u64>().map(ConversationId) else {
+        return error_page(&app, &s, AppError::NotFound(raw));
+    };
+    let name = f.get("template").map(String::as_str).unwrap_or("");
+    match app
+        .reply_template(&Caller::Staff(s.user.clone()), id, name)
+        .await
+    {
+        Ok(_) => {
+            Redirect::to(&format!("/conversations/{id}?view={}", view.as_str())).into_response()
+        }
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
+            render_conversation(
+                &app,
+                &s,
+                &raw,
+                view,
+                Some(flash),
+                ("", "reply"),
                 StatusCode::BAD_REQUEST,
             )
             .await

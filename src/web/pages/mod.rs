@@ -87,6 +87,11 @@ pub fn routes() -> Routes {
         )
         .post("/conversations/{id}/reply", Session, conversation::reply)
         .post(
+            "/conversations/{id}/whatsapp-template",
+            Session,
+            conversation::whatsapp_template,
+        )
+        .post(
             "/conversations/{id}/status",
             Session,
             conversation::set_status,

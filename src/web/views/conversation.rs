@@ -189,6 +189,43 @@ pub fn reply_box(
     }
 }
 
+/// WhatsApp outside the 24-hour window: the channel's approved templates,
+/// one to pick and send; with none configured, who must add them.
+pub fn whatsapp_templates(
+    ctx: &Ctx,
+    id: ConversationId,
+    templates: &[crate::config::WhatsappTemplate],
+    view: &str,
+) -> Markup {
+    html! {
+        div class="wa-templates" id="wa-templates" {
+            @if templates.is_empty() {
+                p class="muted" id="wa-templates-none" { (ctx.t(T::WaTemplateNone)) }
+            } @else {
+                form method="post" class="row" action=(format!("/conversations/{id}/whatsapp-template?view={view}")) {
+                    (ctx.csrf_field())
+                    label for="wa-template" { (ctx.t(T::WaTemplateLabel)) }
+                    " "
+                    select name="template" id="wa-template" required {
+                        @for t in templates {
+                            option value=(t.name) { (t.name) " (" (t.language) ")" }
+                        }
+                    }
+                    " "
+                    button class="btn primary" type="submit" { (ctx.t(T::WaTemplateSend)) }
+                }
+                dl class="wa-template-bodies" {
+                    @for t in templates {
+                        dt { code { (t.name) } " (" (t.language) ")" }
+                        dd { (t.body) }
+                    }
+                }
+                p class="muted" { small { (ctx.t(T::WaTemplateHelp)) } }
+            }
+        }
+    }
+}
+
 pub fn head(ctx: &Ctx, p: &ConversationPage, kind: Option<ChannelKind>, read_only: bool) -> Markup {
     let c = &p.detail.view.conv;
     let name = p
