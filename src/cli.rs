@@ -257,8 +257,15 @@ fn check_config(a: &ConfigArgs) -> Result<(), Failure> {
 }
 
 fn init_logs(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
+    // tantivy warns about a merge that finishes after its segments were
+    // replaced: harmless, and noisy under steady ingest.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tantivy"))
+        && let Ok(d) = "tantivy::indexer::segment_manager=error".parse()
+    {
+        filter = filter.add_directive(d);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -785,10 +785,10 @@ async fn assign_claim_tags_priority_and_snooze() {
     );
     assert_eq!(
         post("tags", format!("csrf={csrf}&add=a%3Cb")).await.status,
-        StatusCode::CONFLICT
+        StatusCode::BAD_REQUEST
     );
     let r = post("priority", format!("csrf={csrf}&priority=P1&reason=")).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "a reason is required");
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a reason is required");
     let r = post(
         "priority",
         format!("csrf={csrf}&priority=P1&reason=cliente+VIP+con+cobro+doble"),
@@ -796,7 +796,7 @@ async fn assign_claim_tags_priority_and_snooze() {
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = post("snooze", format!("csrf={csrf}&until=2020-01-01T09:00")).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "the past is refused");
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "the past is refused");
     let r = post("snooze", format!("csrf={csrf}&until=2099-01-01T09:00")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let c = t

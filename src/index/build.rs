@@ -7,8 +7,8 @@ use super::{Facets, Viewer};
 use std::ops::Bound;
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery,
+    RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
@@ -98,7 +98,11 @@ impl<'a> Builder<'a> {
 
     fn word(&mut self, w: &str) -> Box<dyn Query> {
         let mut qs = Vec::new();
-        if let Some(t) = schema::exact_token(w) {
+        // A plain word is in the stemmed fields already; the exact field
+        // matters for what the word tokenizer splits (`@ana_p`, `#A-1042`).
+        if let Some(t) = schema::exact_token(w)
+            && !t.chars().all(char::is_alphanumeric)
+        {
             qs.push(term_q(self.fields.exact, &t));
         }
         for f in [self.fields.body_es, self.fields.body_en] {
@@ -198,7 +202,10 @@ impl<'a> Builder<'a> {
             Node::Word(w) => self.word(w),
             Node::Prefix(p) => self.prefix(p),
             Node::Phrase(p) => self.phrase(p),
-            Node::Field(field, value) => self.field(*field, value),
+            // Filters select; they do not rank (and skip BM25 work).
+            Node::Field(field, value) => {
+                Box::new(ConstScoreQuery::new(self.field(*field, value), 0.0))
+            }
             Node::Not(inner) => not(self.query(inner)),
             Node::Or(children) => {
                 let qs = children.iter().map(|c| self.query(c)).collect();

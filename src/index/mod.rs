@@ -125,7 +125,7 @@ pub struct Results {
 
 /// Picks the best-matching message of a conversation and highlights it.
 pub struct Highlighter {
-    gens: Vec<tantivy::snippet::SnippetGenerator>,
+    gens: [tantivy::snippet::SnippetGenerator; 2],
 }
 
 /// A highlighted excerpt: plain text and the byte ranges to mark.
@@ -144,19 +144,24 @@ impl Highlighter {
     ) -> Option<(u64, Snippet)> {
         let mut best: Option<(usize, u64, Snippet)> = None;
         for (id, text) in messages {
-            for g in &self.gens {
-                let s = g.snippet(text);
-                let n = s.highlighted().len();
-                if n > 0 && best.as_ref().is_none_or(|b| n >= b.0) {
-                    best = Some((
-                        n,
-                        id,
-                        Snippet {
-                            text: s.fragment().to_string(),
-                            marks: s.highlighted().to_vec(),
-                        },
-                    ));
-                }
+            // The generator of the field the message was indexed in first
+            // (`gens` is Spanish, English); the other only when it finds
+            // nothing (the guess at indexing time also used the contact).
+            let first = usize::from(schema::is_english(text, None));
+            let mut s = self.gens[first].snippet(text);
+            if s.highlighted().is_empty() {
+                s = self.gens[1 - first].snippet(text);
+            }
+            let n = s.highlighted().len();
+            if n > 0 && best.as_ref().is_none_or(|b| n >= b.0) {
+                best = Some((
+                    n,
+                    id,
+                    Snippet {
+                        text: s.fragment().to_string(),
+                        marks: s.highlighted().to_vec(),
+                    },
+                ));
             }
         }
         best.map(|(_, id, s)| (id, s))
@@ -472,12 +477,15 @@ impl SearchIndex {
         } else {
             None
         };
-        let mut gens = Vec::new();
-        for field in [self.fields.body_es, self.fields.body_en] {
+        let generator = |field| {
             let mut g = tantivy::snippet::SnippetGenerator::create(&searcher, &*q, field)?;
             g.set_max_num_chars(160);
-            gens.push(g);
-        }
+            Ok::<_, tantivy::TantivyError>(g)
+        };
+        let gens = [
+            generator(self.fields.body_es)?,
+            generator(self.fields.body_en)?,
+        ];
         Ok(Results {
             total,
             hits: out,

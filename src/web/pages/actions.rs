@@ -1,4 +1,5 @@
-//! The side panel's forms: assign or take, tags, manual priority, snooze.
+//! The side panel's forms: assign or take, tags, manual priority, snooze;
+//! and a WhatsApp template sent from the reply box.
 
 use super::conversation::render_conversation;
 use super::inbox::view_of;
@@ -10,25 +11,20 @@ async fn finish(
     s: &Session,
     raw: &str,
     q: &HashMap<String, String>,
-    result: Result<Conversation, AppError>,
+    result: Result<ConversationId, AppError>,
 ) -> Response {
     let view = view_of(q);
     match result {
-        Ok(c) => {
-            Redirect::to(&format!("/conversations/{}?view={}", c.id, view.as_str())).into_response()
+        Ok(id) => {
+            Redirect::to(&format!("/conversations/{id}?view={}", view.as_str())).into_response()
         }
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+            let status = match e {
+                AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::CONFLICT,
+            };
             let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
-            render_conversation(
-                app,
-                s,
-                raw,
-                view,
-                Some(flash),
-                ("", "reply"),
-                StatusCode::CONFLICT,
-            )
-            .await
+            render_conversation(app, s, raw, view, Some(flash), ("", "reply"), status).await
         }
         Err(e) => error_page(app, s, e),
     }
@@ -42,7 +38,7 @@ fn conv_id(raw: &str) -> Result<ConversationId, AppError> {
 
 /// What every side-panel form does: check the CSRF token and the id, run
 /// `op`, then go back to the conversation or show why it failed.
-async fn act<Op, Fut>(
+async fn act<Op, Fut, T>(
     app: AppState,
     s: Session,
     headers: HeaderMap,
@@ -53,13 +49,15 @@ async fn act<Op, Fut>(
 ) -> Response
 where
     Op: FnOnce(AppState, Caller, ConversationId, HashMap<String, String>) -> Fut,
-    Fut: std::future::Future<Output = Result<Conversation, AppError>>,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
 {
     if let Err(r) = s.verify(&headers, &f) {
         return r.into_response();
     }
     let result = match conv_id(&raw) {
-        Ok(id) => op(app.clone(), Caller::Staff(s.user.clone()), id, f).await,
+        Ok(id) => op(app.clone(), Caller::Staff(s.user.clone()), id, f)
+            .await
+            .map(|_| id),
         Err(e) => Err(e),
     };
     finish(&app, &s, &raw, &q, result).await
@@ -232,6 +230,32 @@ pub(super) async fn private(
         q.0,
         f,
         |app, caller, id, _| async move { app.set_visibility(&caller, id, false).await },
+    )
+    .await
+}
+
+/// `POST /conversations/{id}/whatsapp-template`: send one of the channel's
+/// approved templates (`template` = its name), the way to reach a WhatsApp
+/// customer outside the 24-hour window.
+pub(super) async fn whatsapp_template(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let name = f.get("template").map(String::as_str).unwrap_or("");
+            app.reply_template(&caller, id, name).await
+        },
     )
     .await
 }

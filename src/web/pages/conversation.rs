@@ -425,49 +425,6 @@ async fn reply_submit(
     }
 }
 
-/// `POST /conversations/{id}/whatsapp-template`: send one of the channel's
-/// approved templates (`template` = its name), the way to reach a WhatsApp
-/// customer outside the 24-hour window.
-pub(super) async fn whatsapp_template(
-    State(app): State<AppState>,
-    s: Session,
-    headers: HeaderMap,
-    Path(raw): Path<String>,
-    q: Q,
-    Form(f): F,
-) -> Response {
-    if let Err(r) = s.verify(&headers, &f) {
-        return r.into_response();
-    }
-    let view = view_of(&q);
-    let Ok(id) = raw.parse::<u64>().map(ConversationId) else {
-        return error_page(&app, &s, AppError::NotFound(raw));
-    };
-    let name = f.get("template").map(String::as_str).unwrap_or("");
-    match app
-        .reply_template(&Caller::Staff(s.user.clone()), id, name)
-        .await
-    {
-        Ok(_) => {
-            Redirect::to(&format!("/conversations/{id}?view={}", view.as_str())).into_response()
-        }
-        Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
-            let flash = html! { p class="flash error" role="alert" { (e.to_string()) } };
-            render_conversation(
-                &app,
-                &s,
-                &raw,
-                view,
-                Some(flash),
-                ("", "reply"),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-        Err(e) => error_page(&app, &s, e),
-    }
-}
-
 pub(super) async fn set_status(
     State(app): State<AppState>,
     s: Session,

@@ -89,7 +89,7 @@ pub fn routes() -> Routes {
         .post(
             "/conversations/{id}/whatsapp-template",
             Session,
-            conversation::whatsapp_template,
+            actions::whatsapp_template,
         )
         .post(
             "/conversations/{id}/status",
