@@ -133,10 +133,11 @@ impl App {
             .await
             .map_err(|e| AppError::Unavailable(format!("search failed: {e}")))?
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        let ids: Vec<(ConversationId, f32)> = found.hits.clone();
-        let rows = self
-            .store
-            .read(move |r| {
+        // The page's conversations from redb, in two halves read at once on
+        // the two blocking threads (a commit in between only makes one half
+        // a little newer, which a search result may be).
+        let load = |ids: Vec<(ConversationId, f32)>| {
+            self.store.read(move |r| {
                 let mut out = Vec::with_capacity(ids.len());
                 for (id, score) in ids {
                     let Some(c) = r.conversation(id)? else {
@@ -148,7 +149,12 @@ impl App {
                 }
                 Ok(out)
             })
-            .await?;
+        };
+        let mut first = found.hits.clone();
+        let second = first.split_off(first.len() / 2);
+        let (a, b) = tokio::join!(load(first), load(second));
+        let mut rows = a?;
+        rows.extend(b?);
         let mut hits = Vec::with_capacity(rows.len());
         for (c, messages, contact, score) in rows {
             // The index decided; this only guards against a stale document.
