@@ -15,5 +15,6 @@ pub mod index;
 pub mod ingest;
 pub mod metrics;
 pub mod store;
+pub mod triage;
 pub mod web;
 pub mod workers;
