@@ -5,7 +5,7 @@
 use super::perm::Perm;
 use super::{App, AppError, Caller};
 use crate::domain::*;
-use crate::index::{self, Facets, Opened, SearchIndex, Sort, Viewer, query};
+use crate::index::{self, Facets, Highlighter, Opened, SearchIndex, Sort, Viewer, query};
 use std::sync::Arc;
 
 /// Most hits per page.
@@ -133,65 +133,73 @@ impl App {
             .await
             .map_err(|e| AppError::Unavailable(format!("search failed: {e}")))?
             .map_err(|e| AppError::Unavailable(e.to_string()))?;
-        // The page's conversations from redb, in two halves read at once on
-        // the two blocking threads (a commit in between only makes one half
-        // a little newer, which a search result may be).
+        // The page's conversations from redb, picked and highlighted, in two
+        // halves at once on the blocking threads (a commit in between only
+        // makes one half a little newer, which a search result may be).
+        let highlighter = Arc::new(found.highlighter);
         let load = |ids: Vec<(ConversationId, f32)>| {
+            let (highlighter, caller) = (highlighter.clone(), caller.clone());
             self.store.read(move |r| {
-                let mut out = Vec::with_capacity(ids.len());
+                let mut hits = Vec::with_capacity(ids.len());
                 for (id, score) in ids {
                     let Some(c) = r.conversation(id)? else {
                         continue;
                     };
+                    // The index decided; this only guards against a stale document.
+                    if caller.check(Perm::ViewConversation, Some(&c)).is_err() {
+                        continue;
+                    }
                     let messages = r.conversation_messages(id)?;
                     let contact = r.contact(c.contact)?.map(|c| c.name).unwrap_or_default();
-                    out.push((c, messages, contact, score));
+                    hits.push(hit(&highlighter, c, &messages, contact, score));
                 }
-                Ok(out)
+                Ok(hits)
             })
         };
-        let mut first = found.hits.clone();
+        let mut first = found.hits;
         let second = first.split_off(first.len() / 2);
         let (a, b) = tokio::join!(load(first), load(second));
-        let mut rows = a?;
-        rows.extend(b?);
-        let mut hits = Vec::with_capacity(rows.len());
-        for (c, messages, contact, score) in rows {
-            // The index decided; this only guards against a stale document.
-            if caller.check(Perm::ViewConversation, Some(&c)).is_err() {
-                continue;
-            }
-            let best = found
-                .highlighter
-                .best(messages.iter().map(|m| (m.id.0, m.text.as_str())));
-            let (message_id, snippet, marks) = match best {
-                Some((id, s)) => (Some(id), s.text, s.marks),
-                None => match messages
-                    .iter()
-                    .rev()
-                    .find(|m| m.direction != Direction::Note)
-                {
-                    Some(m) => (Some(m.id.0), crate::ingest::snippet(&m.text, 160), vec![]),
-                    None => (None, c.last_snippet.clone(), vec![]),
-                },
-            };
-            hits.push(SearchHit {
-                conversation_id: c.id.0,
-                message_id,
-                snippet,
-                marks,
-                score,
-                subject: c.subject.clone(),
-                channel: c.channel.clone(),
-                status: c.status.as_str(),
-                contact,
-                last_message_at: c.last_message_at.rfc3339(),
-            });
-        }
+        let mut hits = a?;
+        hits.extend(b?);
         Ok(SearchPage {
             total: found.total,
             hits,
             facets: found.facets,
         })
+    }
+}
+
+/// One result: the conversation and its best-matching message, highlighted
+/// (else its last customer or agent message).
+fn hit(
+    highlighter: &Highlighter,
+    c: Conversation,
+    messages: &[Message],
+    contact: String,
+    score: f32,
+) -> SearchHit {
+    let best = highlighter.best(messages.iter().map(|m| (m.id.0, m.text.as_str())));
+    let (message_id, snippet, marks) = match best {
+        Some((id, s)) => (Some(id), s.text, s.marks),
+        None => match messages
+            .iter()
+            .rev()
+            .find(|m| m.direction != Direction::Note)
+        {
+            Some(m) => (Some(m.id.0), crate::ingest::snippet(&m.text, 160), vec![]),
+            None => (None, c.last_snippet.clone(), vec![]),
+        },
+    };
+    SearchHit {
+        conversation_id: c.id.0,
+        message_id,
+        snippet,
+        marks,
+        score,
+        status: c.status.as_str(),
+        last_message_at: c.last_message_at.rfc3339(),
+        subject: c.subject,
+        channel: c.channel,
+        contact,
     }
 }

@@ -173,7 +173,7 @@ fn read_payload(index: &Index) -> Option<Payload> {
     serde_json::from_str(metas.payload.as_deref()?).ok()
 }
 
-fn conv_data(r: &Reader, conv: Conversation, staff: &[User]) -> Result<ConvData, StoreError> {
+fn conv_data(r: &Reader, conv: Conversation) -> Result<ConvData, StoreError> {
     let messages = r.conversation_messages(conv.id)?;
     let identity = r.identity(conv.identity)?;
     let contact = r.contact(conv.contact)?;
@@ -186,7 +186,6 @@ fn conv_data(r: &Reader, conv: Conversation, staff: &[User]) -> Result<ConvData,
         messages,
         identity,
         contact,
-        staff: staff.to_vec(),
         team,
     })
 }
@@ -299,13 +298,13 @@ impl SearchIndex {
                 let convs = r.conversations_after(after, REBUILD_CHUNK)?;
                 convs
                     .into_iter()
-                    .map(|c| conv_data(r, c, &staff))
+                    .map(|c| conv_data(r, c))
                     .collect::<Result<Vec<_>, _>>()
             })?;
             let Some(last) = chunk.last() else { break };
             after = last.conv.id.0;
             for d in &chunk {
-                bulk.add_document(schema::document(&self.fields, d))?;
+                bulk.add_document(schema::document(&self.fields, d, &staff))?;
             }
             done += chunk.len() as u64;
             progress(done, total);
@@ -334,33 +333,40 @@ impl SearchIndex {
     /// commit interval when a commit is due, `None` when idle.
     pub fn step(&self) -> Result<Option<Duration>, IndexError> {
         let applied = self.applied.load(Ordering::SeqCst);
-        let (events, staff) = self
-            .store
-            .read_blocking(|r| Ok((r.events_after(applied, EVENT_BATCH)?, r.users()?)))?;
-        let full = events.len() >= EVENT_BATCH;
-        let mut guard = self.lock_writer();
-        let Some(writer) = guard.as_mut() else {
-            return Ok(Some(COMMIT_INTERVAL));
-        };
-        if let Some(last) = events.last() {
+        // One snapshot: the events, and the state of the conversations
+        // they touch (staff only when there is something to index).
+        let (last, full, data, staff) = self.store.read_blocking(|r| {
+            let events = r.events_after(applied, EVENT_BATCH)?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                return Ok((None, false, Vec::new(), Vec::new()));
+            };
             let convs: BTreeSet<ConversationId> = events
                 .iter()
                 .filter_map(|e| e.kind.conversation())
                 .collect();
-            let data = self.store.read_blocking(|r| {
-                let mut out = Vec::with_capacity(convs.len());
-                for id in &convs {
-                    if let Some(c) = r.conversation(*id)? {
-                        out.push(conv_data(r, c, &staff)?);
-                    }
+            let mut data = Vec::with_capacity(convs.len());
+            for id in convs {
+                if let Some(c) = r.conversation(id)? {
+                    data.push(conv_data(r, c)?);
                 }
-                Ok(out)
-            })?;
+            }
+            let staff = if data.is_empty() {
+                Vec::new()
+            } else {
+                r.users()?
+            };
+            Ok((Some(last), events.len() >= EVENT_BATCH, data, staff))
+        })?;
+        let mut guard = self.lock_writer();
+        let Some(writer) = guard.as_mut() else {
+            return Ok(Some(COMMIT_INTERVAL));
+        };
+        if let Some(last) = last {
             for d in &data {
                 writer.delete_term(Term::from_field_u64(self.fields.conv_id, d.conv.id.0));
-                writer.add_document(schema::document(&self.fields, d))?;
+                writer.add_document(schema::document(&self.fields, d, &staff))?;
             }
-            self.applied.store(last.seq, Ordering::SeqCst);
+            self.applied.store(last, Ordering::SeqCst);
         }
         let applied = self.applied.load(Ordering::SeqCst);
         if applied == self.committed.load(Ordering::SeqCst) {

@@ -235,8 +235,6 @@ pub struct ConvData {
     pub messages: Vec<Message>,
     pub identity: Option<Identity>,
     pub contact: Option<Contact>,
-    /// Staff by id (authors of replies and the assignee).
-    pub staff: Vec<User>,
     pub team: Option<Team>,
 }
 
@@ -271,8 +269,9 @@ fn person_keys(handle: Option<&str>, name: Option<&str>, email: Option<&str>) ->
     out
 }
 
-/// The document of one conversation.
-pub fn document(f: &Fields, d: &ConvData) -> tantivy::TantivyDocument {
+/// The document of one conversation; `staff` (every staff account, read
+/// once per batch) names the authors of replies and the assignee.
+pub fn document(f: &Fields, d: &ConvData, staff: &[User]) -> tantivy::TantivyDocument {
     let mut doc = tantivy::TantivyDocument::default();
     let c = &d.conv;
     doc.add_u64(f.conv_id, c.id.0);
@@ -285,7 +284,7 @@ pub fn document(f: &Fields, d: &ConvData) -> tantivy::TantivyDocument {
             .or(d.contact.as_ref().map(|c| c.name.as_str())),
         d.contact.as_ref().and_then(|c| c.email.as_deref()),
     );
-    let staff = |id: UserId| d.staff.iter().find(|u| u.id == id);
+    let staff = |id: UserId| staff.iter().find(|u| u.id == id);
     let mut from = Vec::new();
     let mut to = Vec::new();
     let mut attachment = false;

@@ -77,7 +77,7 @@ fn marked(h: &SearchHit) -> Markup {
     html! { @for (m, t) in parts { @if m { mark { (t) } } @else { (t) } } }
 }
 
-fn hit_row(ctx: &views::Ctx, h: &SearchHit) -> Markup {
+fn hit_row(h: &SearchHit) -> Markup {
     let href = match h.message_id {
         Some(m) => format!("/conversations/{}#m{m}", h.conversation_id),
         None => format!("/conversations/{}", h.conversation_id),
@@ -94,7 +94,6 @@ fn hit_row(ctx: &views::Ctx, h: &SearchHit) -> Markup {
                 @if let Some(s) = &h.subject { div class="subject" { (s) } }
                 p class="snippet" { (marked(h)) }
             }
-            @let _ = ctx;
         }
     }
 }
@@ -229,7 +228,7 @@ pub(super) async fn page(State(app): State<AppState>, s: Session, Query(q): Q) -
                                     p class="empty" { (ctx.t(T::SearchNoResults)) }
                                 }
                                 ol class="hits" {
-                                    @for h in &r.hits { (hit_row(&ctx, h)) }
+                                    @for h in &r.hits { (hit_row(h)) }
                                 }
                                 nav class="pager" {
                                     @if page > 1 { a class="btn" href=(link(&query, page - 1, newest)) { "← " (ctx.t(T::SearchPrevious)) } }
@@ -264,7 +263,7 @@ pub(super) async fn suggest(State(app): State<AppState>, s: Session, Query(q): Q
             @match &result {
                 Ok(r) if r.hits.is_empty() => { p class="muted" { (ctx.t(T::SearchNoResults)) } }
                 Ok(r) => {
-                    ol class="hits" { @for h in &r.hits { (hit_row(&ctx, h)) } }
+                    ol class="hits" { @for h in &r.hits { (hit_row(h)) } }
                     a href=(format!("/search?q={}", urlencode(&query))) { (ctx.t(T::SearchAll)) " (" (r.total) ")" }
                 }
                 Err(e) => { p class="muted" { (e) } }
