@@ -441,16 +441,7 @@ impl App {
                     delivery,
                     delivery_detail: None,
                 };
-                let mut conv = old.clone();
-                conv.message_count += 1;
-                conv.updated_at = now;
-                if !note {
-                    conv.first_response_at.get_or_insert(now);
-                    conv.waiting_since = None;
-                    conv.last_message_at = now;
-                }
-                tx.put_message(&message)?;
-                tx.put_conversation(Some(&old), &conv)?;
+                record_outgoing(tx, &old, &message)?;
                 let actor = Actor::User(user.id);
                 if note {
                     tx.append_event(
@@ -898,6 +889,25 @@ pub const PERSONAL_DATA: &str = "personal data";
 /// The outbox row for an outgoing message, in the caller's transaction:
 /// pending, or parked with `parked` as the reason when the channel cannot
 /// send now. Its idempotency key is fixed here, before the first attempt.
+/// Store a message staff wrote (a reply or a note) and what it changes on
+/// its conversation: a reply is a response, and the customer no longer waits.
+pub(crate) fn record_outgoing(
+    tx: &mut crate::store::Tx<'_>,
+    old: &Conversation,
+    message: &Message,
+) -> Result<(), crate::store::StoreError> {
+    let mut conv = old.clone();
+    conv.message_count += 1;
+    conv.updated_at = message.sent_at;
+    if message.direction != Direction::Note {
+        conv.first_response_at.get_or_insert(message.sent_at);
+        conv.waiting_since = None;
+        conv.last_message_at = message.sent_at;
+    }
+    tx.put_message(message)?;
+    tx.put_conversation(Some(old), &conv)
+}
+
 pub(crate) fn queue_outbox(
     tx: &mut crate::store::Tx<'_>,
     message: &Message,

@@ -9,7 +9,7 @@
 //! [`template_key`] in the same transaction, where the outbox finds them
 //! when it builds the connector's request.
 
-use super::conversations::{ReplyOutcome, queue_outbox};
+use super::conversations::{ReplyOutcome, queue_outbox, record_outgoing};
 use super::perm::Perm;
 use super::{App, AppError, Caller};
 use crate::config::WhatsappTemplate;
@@ -109,14 +109,7 @@ impl App {
                     delivery: Some(Delivery::Queued),
                     delivery_detail: None,
                 };
-                let mut conv = old.clone();
-                conv.message_count += 1;
-                conv.updated_at = now;
-                conv.first_response_at.get_or_insert(now);
-                conv.waiting_since = None;
-                conv.last_message_at = now;
-                tx.put_message(&message)?;
-                tx.put_conversation(Some(&old), &conv)?;
+                record_outgoing(tx, &old, &message)?;
                 tx.put_cursor(
                     &template_key(message.id),
                     &(template.name.clone(), template.language.clone()),
