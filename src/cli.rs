@@ -381,6 +381,7 @@ async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(
         None => None,
     };
     let search = app.start_search(stop_rx.clone());
+    let triage = app.start_triage(stop_rx.clone());
     let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
     let social = crate::channels::social::worker::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
@@ -419,7 +420,7 @@ async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(
         .lock()
         .map(|mut l| l.drain(..).collect())
         .unwrap_or_default();
-    for p in pollers.into_iter().chain(social).chain([search]) {
+    for p in pollers.into_iter().chain(social).chain([search, triage]) {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     store.shutdown().await;

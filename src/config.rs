@@ -125,6 +125,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub log: LogConfig,
     pub channel: ChannelsConfig,
+    pub triage: TriageConfig,
     /// Accepted for forward compatibility; used by the scheduler (issue #8).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hours: Option<toml::Table>,
@@ -218,6 +219,37 @@ impl Default for IngestConfig {
         IngestConfig {
             reopen_window: Dur(Duration::from_secs(7 * 86_400)),
             max_text_bytes: 64 << 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// A TOML rule set (`[[category]]` and `[[rule]]`, the format of the
+    /// admin editor). Read at start; when its content changes it becomes
+    /// the new rules version. Without it the built-in presets are used
+    /// until an admin saves rules in the editor.
+    pub rules_file: Option<PathBuf>,
+    /// How often waiting conversations are re-scored and SLAs checked.
+    pub sweep_interval: Dur,
+    /// Open conversations an agent takes at most when their profile sets none.
+    pub default_capacity: u32,
+    /// Share of the first-response target after which an unanswered
+    /// conversation escalates one tier (0.75: with a quarter left).
+    pub escalate_at: f64,
+    /// Assign conversations to agents automatically (false: score only).
+    pub routing: bool,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        TriageConfig {
+            rules_file: None,
+            sweep_interval: Dur(Duration::from_secs(60)),
+            default_capacity: 8,
+            escalate_at: 0.75,
+            routing: true,
         }
     }
 }
@@ -741,6 +773,39 @@ impl Config {
                 &self.log.level,
                 "error, warn, info, debug, trace or a tracing filter",
             ));
+        }
+        if self.triage.sweep_interval.0 < Duration::from_secs(1) {
+            return Err(invalid(
+                "triage.sweep_interval",
+                self.triage.sweep_interval,
+                "at least 1s",
+            ));
+        }
+        if !(self.triage.escalate_at > 0.0 && self.triage.escalate_at <= 1.0) {
+            return Err(invalid(
+                "triage.escalate_at",
+                self.triage.escalate_at,
+                "a share of the target above 0 and at most 1 (e.g. 0.75)",
+            ));
+        }
+        if self.triage.default_capacity == 0 || self.triage.default_capacity > 1000 {
+            return Err(invalid(
+                "triage.default_capacity",
+                self.triage.default_capacity,
+                "from 1 to 1000",
+            ));
+        }
+        if let Some(path) = &self.triage.rules_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    "triage.rules_file",
+                    path.display(),
+                    format!("a readable TOML rules file ({e})"),
+                )
+            })?;
+            if let Err(e) = crate::triage::RuleSet::from_toml(&text) {
+                return Err(invalid("triage.rules_file", path.display(), e.to_string()));
+            }
         }
         if self.outbox.max_attempts == 0 {
             return Err(invalid("outbox.max_attempts", 0, "at least 1"));

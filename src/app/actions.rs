@@ -183,7 +183,8 @@ impl App {
                 "give a reason (up to 300 characters)".into(),
             ));
         }
-        self.change(caller, id, move |_, old| {
+        self.change(caller, id, move |tx, old| {
+            super::triage::mark_override(tx, id, &reason)?;
             let mut c = old.clone();
             c.priority = priority;
             c.score = score_for(priority);

@@ -3,6 +3,7 @@
 use super::{App, AppError, Caller};
 use crate::domain::*;
 use crate::store::Store;
+use crate::triage::Availability;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
@@ -267,6 +268,7 @@ impl App {
                 {
                     tx.remove_token(&hash)?;
                     tx.append_event(Actor::User(user), EventKind::LoggedOut { user })?;
+                    super::triage::put_availability(tx, user, Availability::Offline)?;
                 }
                 Ok(())
             })
@@ -368,6 +370,14 @@ impl App {
                 };
                 tx.put_token(&hash, &t)?;
                 tx.append_event(Actor::User(id), EventKind::LoggedIn { user: id })?;
+                // Signing in to the inbox makes one available for routing
+                // (as in Chatwoot); "away" is kept.
+                if matches!(kind, TokenKind::Session)
+                    && tx.user(id)?.is_some_and(|u| u.role != Role::Auditor)
+                    && super::triage::availability(tx, id)? == Availability::Offline
+                {
+                    super::triage::put_availability(tx, id, Availability::Online)?;
+                }
                 Ok(())
             })
             .await?;

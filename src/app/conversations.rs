@@ -407,6 +407,9 @@ impl App {
                 .map_err(|e| AppError::Unavailable(format!("saving attachments: {e}")))??
         };
         let parked = self.cannot_send(&conv.channel);
+        // A triage rule asked for approval: an agent's reply waits for a
+        // supervisor (admins and supervisors send directly).
+        let held = !note && user.role == Role::Agent && self.needs_approval(id).await?;
         let outcome = self
             .store
             .write(move |tx| {
@@ -421,6 +424,7 @@ impl App {
                 };
                 let delivery = match (note, kind) {
                     (true, _) => None,
+                    (false, _) if held => Some(Delivery::AwaitingApproval),
                     (false, Some(ChannelKind::Webchat)) => Some(Delivery::Sent),
                     (false, _) => Some(Delivery::Queued),
                 };
@@ -900,6 +904,11 @@ pub(crate) fn record_outgoing(
     conv.message_count += 1;
     conv.updated_at = message.sent_at;
     if message.direction != Direction::Note {
+        if conv.first_response_at.is_none()
+            && let Author::User(u) = message.author
+        {
+            super::triage::note_first_response(tx, &mut conv, u, message.sent_at)?;
+        }
         conv.first_response_at.get_or_insert(message.sent_at);
         conv.waiting_since = None;
         conv.last_message_at = message.sent_at;

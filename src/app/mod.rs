@@ -16,6 +16,7 @@ pub mod responses;
 pub mod search;
 pub mod social;
 pub mod social_channels;
+pub mod triage;
 pub mod whatsapp;
 pub mod widget;
 
@@ -83,6 +84,8 @@ pub struct App {
     pub connectors: std::sync::RwLock<std::collections::HashMap<String, social::SocialEntry>>,
     /// The full-text index, once `start_search` ran (serve).
     pub search_index: std::sync::OnceLock<Arc<crate::index::SearchIndex>>,
+    /// The triage rules in force and the routing wake-up.
+    pub triage: triage::Engine,
 }
 
 impl App {
@@ -105,6 +108,7 @@ impl App {
             social_spawner: std::sync::OnceLock::new(),
             connectors: std::sync::RwLock::new(social::entries(&config)),
             search_index: std::sync::OnceLock::new(),
+            triage: triage::Engine::default(),
             disabled: std::sync::RwLock::new(std::collections::BTreeSet::new()),
             config,
         }

@@ -25,6 +25,8 @@ pub enum Perm {
     ManageTeams,
     /// Channel administration: the quarantine (view, re-process, dismiss).
     ManageChannels,
+    /// Edit, simulate and restore the triage rules.
+    ManageRules,
 }
 
 impl Caller {
@@ -59,7 +61,7 @@ impl Caller {
                             Ok(())
                         }
                     }
-                    Perm::ManageTeams => {
+                    Perm::ManageTeams | Perm::ManageRules => {
                         if matches!(u.role, Role::Admin | Role::Supervisor) {
                             Ok(())
                         } else {

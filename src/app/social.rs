@@ -371,7 +371,10 @@ pub fn apply_status(
     };
     // Never go back (a late "sent" after "read").
     let rank = |d: Option<Delivery>| match d {
-        None | Some(Delivery::Queued) | Some(Delivery::Unknown) => 0,
+        None
+        | Some(Delivery::Queued)
+        | Some(Delivery::Unknown)
+        | Some(Delivery::AwaitingApproval) => 0,
         Some(Delivery::Sent) => 1,
         Some(Delivery::Delivered) => 2,
         Some(Delivery::Read) => 3,

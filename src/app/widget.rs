@@ -209,6 +209,11 @@ impl App {
                     }
                     if let Some(m) = r.message(id)?
                         && m.direction != Direction::Note
+                        // Held for approval, or rejected: never shown.
+                        && !matches!(
+                            m.delivery,
+                            Some(Delivery::AwaitingApproval) | Some(Delivery::Failed)
+                        )
                     {
                         out.push(m);
                     }

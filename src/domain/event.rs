@@ -185,6 +185,49 @@ pub enum EventKind {
         conversation: ConversationId,
         public: bool,
     },
+    /// A new version of the triage rules (editor, config file or restore).
+    RulesChanged {
+        version: u32,
+        source: String,
+    },
+    /// Triage scored and classified the conversation (reasons in its record).
+    Triaged {
+        conversation: ConversationId,
+        priority: Priority,
+        score: u8,
+        category: Option<String>,
+        tier: u8,
+        rules_version: u32,
+    },
+    /// Escalated or de-escalated, by hand or automatically, with the reason.
+    TierChanged {
+        conversation: ConversationId,
+        from: u8,
+        to: u8,
+        reason: String,
+    },
+    /// Someone set (or cleared) the category by hand.
+    CategoryChanged {
+        conversation: ConversationId,
+        category: Option<String>,
+    },
+    /// An agent's routing profile changed (availability, capacity, skills...).
+    AgentChanged {
+        user: UserId,
+        change: String,
+    },
+    /// A team's routing strategy changed.
+    TeamRoutingChanged {
+        team: TeamId,
+        strategy: String,
+    },
+    /// A reply held for approval was approved (sent) or rejected.
+    ReplyReviewed {
+        conversation: ConversationId,
+        message: MessageId,
+        approved: bool,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -205,7 +248,11 @@ impl EventKind {
             | EventKind::PriorityOverridden { conversation, .. }
             | EventKind::Mentioned { conversation, .. }
             | EventKind::TeamAssigned { conversation, .. }
-            | EventKind::VisibilityChanged { conversation, .. } => Some(*conversation),
+            | EventKind::VisibilityChanged { conversation, .. }
+            | EventKind::Triaged { conversation, .. }
+            | EventKind::TierChanged { conversation, .. }
+            | EventKind::CategoryChanged { conversation, .. }
+            | EventKind::ReplyReviewed { conversation, .. } => Some(*conversation),
             _ => None,
         }
     }

@@ -130,6 +130,8 @@ pub enum Delivery {
     Delivered,
     /// The customer read it.
     Read,
+    /// Held until a supervisor approves it (a triage rule asked for approval).
+    AwaitingApproval,
 }
 
 impl Delivery {
@@ -141,6 +143,7 @@ impl Delivery {
             Delivery::Unknown => "unknown",
             Delivery::Delivered => "delivered",
             Delivery::Read => "read",
+            Delivery::AwaitingApproval => "awaiting_approval",
         }
     }
 }

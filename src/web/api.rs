@@ -44,6 +44,7 @@ pub fn routes() -> Routes {
             Bearer,
             quarantine_resolve,
         )
+        .merge(super::api_triage::routes())
         .map(|r| r.fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") }))
 }
 
@@ -211,13 +212,12 @@ async fn detail(
     let d = app.conversation(&caller, id).await?;
     let mut v = conversation_json(&d.view);
     v["messages"] = Value::Array(d.messages.iter().map(message_json).collect());
-    v["triage"] = json!({
-        "priority": d.view.conv.priority.as_str(),
-        "score": d.view.conv.score,
-        "reasons": [],
-        "routed_to": d.view.assignee.as_ref().map(|u| u.name.clone()),
-        "routing_reasons": [],
-    });
+    let rec = app.triage_record(&caller, id).await?;
+    let routed = match rec.routed_to {
+        Some(u) => app.store.read(move |r| r.user(u)).await.ok().flatten(),
+        None => None,
+    };
+    v["triage"] = super::api_triage::triage_json(&d.view.conv, &rec, routed.as_ref());
     Ok(Json(v))
 }
 

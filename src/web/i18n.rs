@@ -150,6 +150,7 @@ catalog! {
     DeliveryUnknown => "desconocido", "unknown";
     DeliveryDelivered => "entregado", "delivered";
     DeliveryRead => "leído", "read";
+    DeliveryAwaitingApproval => "pendiente de aprobación", "awaiting approval";
     StatusOpen => "Abierta", "Open";
     StatusPending => "Pendiente", "Pending";
     StatusSnoozed => "Pospuesta", "Snoozed";

@@ -69,6 +69,7 @@ pub fn delivery_label(ctx: &Ctx, d: Delivery) -> &'static str {
         Delivery::Unknown => T::DeliveryUnknown,
         Delivery::Delivered => T::DeliveryDelivered,
         Delivery::Read => T::DeliveryRead,
+        Delivery::AwaitingApproval => T::DeliveryAwaitingApproval,
     })
 }
 
