@@ -154,6 +154,9 @@ pub enum BenchWhat {
     /// HTTP, visibility under ingest, segments, memory; `--pg` compares with
     /// PostgreSQL on the same data.
     Search(crate::bench::search::SearchArgs),
+    /// One triage decision (rules + routing) and a rules simulation over a
+    /// store of past messages.
+    Triage(crate::bench::triage::TriageArgs),
     /// Durable ingest through the writer (fsync on), concurrent producers.
     Ingest(crate::bench::IngestArgs),
     /// Server time of the inbox and conversation pages on a large store.
@@ -212,6 +215,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Ingest(args),
         } => runtime_block(crate::bench::ingest(args)),
+        Command::Bench {
+            what: BenchWhat::Triage(args),
+        } => runtime_block(crate::bench::triage::triage(args)),
         Command::Bench {
             what: BenchWhat::Import(args),
         } => runtime_block(crate::bench::import(args)),

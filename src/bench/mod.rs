@@ -2,6 +2,7 @@
 //! are printed, never asserted.
 
 pub mod search;
+pub mod triage;
 
 use crate::corpus::{Corpus, CorpusMessage};
 use crate::domain::{ChannelKind, SystemClock, Ts};

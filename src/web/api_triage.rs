@@ -53,6 +53,7 @@ pub fn triage_json(c: &Conversation, rec: &TriageRecord, routed_to: Option<&User
         "resolution_due": rec.resolution_due.map(Ts::rfc3339),
         "sla_reasons": rec.sla_reasons,
         "decided_at": (rec.at.0 > 0).then(|| rec.at.rfc3339()),
+        "message_id": rec.message.map(|m| m.0),
     })
 }
 
