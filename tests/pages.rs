@@ -1764,3 +1764,625 @@ async fn whatsapp_template_picker_only_when_the_window_is_closed() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+/// As maud escapes text.
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+async fn user_by_email(app: &App, email: &'static str) -> User {
+    app.store
+        .read(move |r| r.user_by_email(email))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_triage_panel_explains_the_decision() {
+    use atalaya::app::Caller;
+    let t = setup().await;
+    t.app.load_rules().await.unwrap();
+    let id = inbound(&t.app, "tr1", None).await;
+    let s = t.sign_in("admin@x.test").await;
+    let url = format!("/conversations/{id}");
+    // Before triage has run: the empty state, and the forms.
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"triage-empty\""), "empty state");
+    assert!(page.body.contains("Sin triaje todavía"));
+    assert!(
+        page.body
+            .contains(&format!("action=\"/conversations/{id}/category\""))
+    );
+    assert!(
+        page.body
+            .contains(&format!("action=\"/conversations/{id}/tier\""))
+    );
+    // Triage decides (what the background task does in `serve`).
+    while t.app.triage_step().await.unwrap() {}
+    let admin = Caller::Staff(user_by_email(&t.app, "admin@x.test").await);
+    let rec = t.app.triage_record(&admin, id).await.unwrap();
+    assert!(!rec.decision.reasons.is_empty(), "{rec:?}");
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(!page.body.contains("id=\"triage-empty\""));
+    assert!(page.body.contains("id=\"triage-why\""));
+    for r in &rec.decision.reasons {
+        assert!(
+            page.body.contains(&escaped(&r.line())),
+            "the reason {:?} is shown",
+            r.line()
+        );
+    }
+    let c = t
+        .app
+        .store
+        .read(move |r| r.conversation(id))
+        .await
+        .unwrap()
+        .unwrap();
+    // The category by its Spanish name, the priority badge, rules version,
+    // the first-response due time with its countdown.
+    assert_eq!(c.category.as_deref(), Some("billing/double-charge"));
+    assert!(page.body.contains("Cobro doble"));
+    assert!(page.body.contains(&format!(
+        "class=\"prio {}\"",
+        c.priority.as_str().to_lowercase()
+    )));
+    assert!(page.body.contains(&format!("v{}", rec.rules_version)));
+    assert!(rec.first_response_due.is_some());
+    assert!(page.body.contains("Primera respuesta") && page.body.contains("en "));
+    // The timeline has the decision, by "Triaje".
+    assert!(
+        page.body
+            .contains(&format!("Triaje: {} ({})", c.priority.as_str(), c.score)),
+        "the Triaged event is in the timeline"
+    );
+    // In English.
+    let r = t
+        .req(
+            "POST",
+            "/account/prefs",
+            Some(&s),
+            Some(&format!("csrf={}&lang=en&tz=", field(&page.body, "csrf"))),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(page.body.contains("Double charge") && page.body.contains("Why"));
+    // Category by hand, then back to triage.
+    let csrf = field(&page.body, "csrf");
+    let cat = format!("/conversations/{id}/category");
+    let r = t
+        .req(
+            "POST",
+            &cat,
+            Some(&s),
+            Some(&format!("csrf={csrf}&category=delivery")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(page.body.contains("set the category to Delivery"));
+    assert!(page.body.contains("set by hand"));
+    let r = t
+        .req(
+            "POST",
+            &cat,
+            Some(&s),
+            Some(&format!("csrf={csrf}&category=nope")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "unknown categories");
+    let r = t
+        .req(
+            "POST",
+            &cat,
+            Some(&s),
+            Some(&format!("csrf={csrf}&category=")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(page.body.contains("left the category to triage"));
+    // Auditors see the panel without the forms.
+    let a = t.sign_in("audit@x.test").await;
+    let page = t.req("GET", &url, Some(&a), None, None).await;
+    assert!(page.body.contains("id=\"triage-why\""));
+    assert!(
+        !page
+            .body
+            .contains(&format!("action=\"/conversations/{id}/tier\""))
+    );
+    assert!(t.app.store.verify().unwrap().ok());
+}
+
+#[tokio::test]
+async fn escalating_needs_a_reason_and_shows_in_the_timeline() {
+    let t = setup().await;
+    let id = inbound(&t.app, "esc1", None).await;
+    let s = t.sign_in("agent@x.test").await;
+    let url = format!("/conversations/{id}");
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    let csrf = field(&page.body, "csrf");
+    let tier_url = format!("/conversations/{id}/tier");
+    let r = t
+        .req("POST", &tier_url, Some(&s), Some("tier=3&reason=x"), None)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "the CSRF token is required"
+    );
+    let r = t
+        .req(
+            "POST",
+            &tier_url,
+            Some(&s),
+            Some(&format!("csrf={csrf}&tier=3&reason=")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a reason is required");
+    let from = t
+        .app
+        .store
+        .read(move |r| r.conversation(id))
+        .await
+        .unwrap()
+        .unwrap()
+        .tier;
+    let r = t
+        .req(
+            "POST",
+            &tier_url,
+            Some(&s),
+            Some(&format!(
+                "csrf={csrf}&tier=3&reason=cliente+amenaza+con+denunciar"
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let c = t
+        .app
+        .store
+        .read(move |r| r.conversation(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.tier, 3);
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(
+        page.body.contains(&format!(
+            "Marta Ruiz cambió el nivel {from} → 3: cliente amenaza con denunciar"
+        )),
+        "the tier change and its reason are in the timeline"
+    );
+    // Auditors may not.
+    let a = t.sign_in("audit@x.test").await;
+    let page = t.req("GET", &url, Some(&a), None, None).await;
+    let acsrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            &tier_url,
+            Some(&a),
+            Some(&format!("csrf={acsrf}&tier=1&reason=no")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(t.app.store.verify().unwrap().ok());
+}
+
+#[tokio::test]
+async fn held_replies_wait_for_a_supervisor() {
+    use atalaya::app::Caller;
+    let t = setup().await;
+    let admin = Caller::Staff(user_by_email(&t.app, "admin@x.test").await);
+    let rules = "[[category]]\nid = \"general\"\nname_es = \"General\"\nname_en = \"General\"\nfirst_response = \"1h\"\nresolution = \"1d\"\n\n[[rule]]\nid = \"hold\"\nname = \"Hold every reply\"\n[rule.then]\napproval = true\n";
+    t.app.save_rules(&admin, rules, "").await.unwrap();
+    let id = inbound(&t.app, "held1", None).await;
+    while t.app.triage_step().await.unwrap() {}
+    let g = t.sign_in("agent@x.test").await;
+    let url = format!("/conversations/{id}");
+    let page = t.req("GET", &url, Some(&g), None, None).await;
+    assert!(
+        page.body.contains("id=\"needs-approval\""),
+        "the badge shows"
+    );
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            &format!("/conversations/{id}/reply"),
+            Some(&g),
+            Some(&format!(
+                "csrf={csrf}&mode=reply&text=le+devolvemos+el+cobro"
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let msgs = t
+        .app
+        .store
+        .read(move |r| r.conversation_messages(id))
+        .await
+        .unwrap();
+    let held = msgs.last().unwrap().clone();
+    assert_eq!(held.delivery, Some(Delivery::AwaitingApproval));
+    let review = format!("/conversations/{id}/messages/{}/review", held.id);
+    // The agent sees it waiting, without the buttons.
+    let page = t.req("GET", &url, Some(&g), None, None).await;
+    assert!(page.body.contains("pendiente de aprobación"));
+    assert!(!page.body.contains(&format!("action=\"{review}\"")));
+    let r = t
+        .req(
+            "POST",
+            &review,
+            Some(&g),
+            Some(&format!("csrf={csrf}&approve=1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "agents do not review");
+    // The admin rejects it, with a reason.
+    let s = t.sign_in("admin@x.test").await;
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(page.body.contains(&format!("action=\"{review}\"")));
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            &review,
+            Some(&s),
+            Some(&format!("csrf={csrf}&approve=0&reason=")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a rejection says why");
+    let r = t
+        .req(
+            "POST",
+            &review,
+            Some(&s),
+            Some(&format!("csrf={csrf}&approve=0&reason=tono+inadecuado")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = t.req("GET", &url, Some(&s), None, None).await;
+    assert!(page.body.contains("rechazó una respuesta: tono inadecuado"));
+    assert!(!page.body.contains(&format!("action=\"{review}\"")));
+    assert!(t.app.store.verify().unwrap().ok());
+}
+
+#[tokio::test]
+async fn triage_rules_editor_saves_simulates_and_restores() {
+    let t = setup().await;
+    t.app.load_rules().await.unwrap();
+    let a = t.sign_in("agent@x.test").await;
+    assert_eq!(
+        t.req("GET", "/admin/triage", Some(&a), None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let s = t.sign_in("admin@x.test").await;
+    let page = t.req("GET", "/admin/triage", Some(&s), None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("href=\"/admin/triage\""),
+        "linked from the menu"
+    );
+    assert!(page.body.contains("id=\"rules-toml\""));
+    assert!(page.body.contains("Cobro doble"), "the category tree");
+    assert!(page.body.contains("cobro doble"), "the rules' phrases");
+    let csrf = field(&page.body, "csrf");
+    // The agent's CSRF-valid post is refused too.
+    let agent_page = t.req("GET", "/inbox", Some(&a), None, None).await;
+    let acsrf = field(&agent_page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/admin/triage",
+            Some(&a),
+            Some(&format!("csrf={acsrf}&toml=base_score+%3D+1")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // No CSRF token: refused.
+    let r = t
+        .req(
+            "POST",
+            "/admin/triage",
+            Some(&s),
+            Some("toml=base_score+%3D+1"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A syntax error: the error names the line and the text is kept.
+    let broken = "base_score = 20\n\n[[rule]\nid = \"x\"\n";
+    let r = t
+        .req(
+            "POST",
+            "/admin/triage",
+            Some(&s),
+            Some(&format!(
+                "csrf={csrf}&note=prueba&toml={}",
+                form_encode(broken)
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"rules-flash\""), "{}", r.body);
+    assert!(r.body.contains("line 3"), "names the line");
+    assert!(r.body.contains(&escaped(broken)), "the text is kept");
+    // Simulate an edit over recent traffic.
+    let id = inbound(&t.app, "sim1", None).await;
+    while t.app.triage_step().await.unwrap() {}
+    let edited =
+        atalaya::triage::presets::PRESETS_TOML.replacen("base_score = 20", "base_score = 90", 1);
+    assert_ne!(edited, atalaya::triage::presets::PRESETS_TOML);
+    let r = t
+        .req(
+            "POST",
+            "/admin/triage/simulate",
+            Some(&s),
+            Some(&format!("csrf={csrf}&days=7&toml={}", form_encode(&edited))),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"sim-results\""));
+    assert!(r.body.contains("<progress"), "the bars");
+    assert!(r.body.contains("base_score = 90"), "the text is kept");
+    assert!(r.body.contains(&format!("href=\"/conversations/{id}\"")));
+    // Save it: a new version.
+    let r = t
+        .req(
+            "POST",
+            "/admin/triage",
+            Some(&s),
+            Some(&format!(
+                "csrf={csrf}&note=m%C3%A1s+urgente&toml={}",
+                form_encode(&edited)
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers[header::LOCATION], "/admin/triage?saved=2");
+    let page = t
+        .req("GET", "/admin/triage?saved=2", Some(&s), None, None)
+        .await;
+    assert!(page.body.contains("Reglas guardadas: versión 2"));
+    assert!(page.body.contains("más urgente"));
+    assert!(page.body.contains("base_score = 90"));
+    assert!(page.body.contains("/admin/triage/versions/1/restore"));
+    // Restore the presets.
+    let r = t
+        .req(
+            "POST",
+            "/admin/triage/versions/1/restore",
+            Some(&s),
+            Some(&format!("csrf={csrf}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers[header::LOCATION], "/admin/triage?restored=3");
+    assert_eq!(t.app.triage.active().version, 3);
+    assert!(t.app.store.verify().unwrap().ok());
+}
+
+#[tokio::test]
+async fn availability_from_the_top_bar() {
+    let t = setup().await;
+    let s = t.sign_in("agent@x.test").await;
+    let page = t.req("GET", "/inbox", Some(&s), None, None).await;
+    assert!(page.body.contains("id=\"availability\""));
+    assert!(
+        page.body.contains("value=\"online\" selected"),
+        "signing in makes one available"
+    );
+    let csrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/account/availability",
+            Some(&s),
+            Some("availability=away"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "the CSRF token is required"
+    );
+    // A plain form goes back where it came from (on this site only).
+    let resp = t
+        .router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/account/availability")
+                .header("host", "inbox.test")
+                .header(header::COOKIE, &s)
+                .header(header::REFERER, "http://inbox.test/inbox?view=mine")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("csrf={csrf}&availability=away")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()[header::LOCATION], "/inbox?view=mine");
+    let page = t.req("GET", "/inbox", Some(&s), None, None).await;
+    assert!(page.body.contains("value=\"away\" selected"));
+    assert!(!page.body.contains("value=\"online\" selected"));
+    let agent = user_by_email(&t.app, "agent@x.test").await;
+    assert_eq!(
+        t.app.agent_profile(agent.id).await.unwrap().availability,
+        atalaya::triage::Availability::Away
+    );
+    // A foreign Referer goes to the inbox; htmx gets the switch back.
+    let resp = t
+        .router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/account/availability")
+                .header("host", "inbox.test")
+                .header(header::COOKIE, &s)
+                .header(header::REFERER, "https://evil.test/x")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("csrf={csrf}&availability=offline")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()[header::LOCATION], "/inbox");
+    let resp = t
+        .router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/account/availability")
+                .header("host", "inbox.test")
+                .header(header::COOKIE, &s)
+                .header("hx-request", "true")
+                .header("x-csrf-token", &csrf)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from("availability=online"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body =
+        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    assert!(body.starts_with("<form class=\"avail\""), "{body}");
+    assert!(body.contains("value=\"online\" selected"));
+    // Auditors have no switch and may not set one.
+    let a = t.sign_in("audit@x.test").await;
+    let page = t.req("GET", "/inbox", Some(&a), None, None).await;
+    assert!(!page.body.contains("id=\"availability\""));
+    let acsrf = field(&page.body, "csrf");
+    let r = t
+        .req(
+            "POST",
+            "/account/availability",
+            Some(&a),
+            Some(&format!("csrf={acsrf}&availability=online")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn agents_and_team_routing_admin() {
+    let t = setup().await;
+    let g = t.sign_in("agent@x.test").await;
+    assert_eq!(
+        t.req("GET", "/admin/agents", Some(&g), None, None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let s = t.sign_in("admin@x.test").await;
+    let page = t.req("GET", "/admin/agents", Some(&s), None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let agent = user_by_email(&t.app, "agent@x.test").await;
+    assert!(page.body.contains(&format!("id=\"agent-{}\"", agent.id)));
+    assert!(page.body.contains("En línea"), "availability shows");
+    let csrf = field(&page.body, "csrf");
+    let url = format!("/admin/agents/{}", agent.id);
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some(&format!("csrf={csrf}&tier=4&skills=&languages=&capacity=")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = t
+        .req(
+            "POST",
+            &url,
+            Some(&s),
+            Some(&format!(
+                "csrf={csrf}&tier=2&skills=Billing%2C+outage&languages=es%2Cen&capacity=7"
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let u = user_by_email(&t.app, "agent@x.test").await;
+    assert_eq!(
+        (u.tier, u.skills.clone()),
+        (2, vec!["billing".to_string(), "outage".into()])
+    );
+    assert_eq!(u.languages, ["en", "es"]);
+    assert_eq!(t.app.agent_profile(u.id).await.unwrap().capacity, Some(7));
+    let page = t
+        .req("GET", "/admin/agents?saved=1", Some(&s), None, None)
+        .await;
+    assert!(page.body.contains("billing, outage"));
+    // Team routing strategy.
+    use atalaya::app::Caller;
+    let admin = Caller::Staff(user_by_email(&t.app, "admin@x.test").await);
+    let team = t.app.create_team(&admin, "Soporte").await.unwrap().id;
+    let page = t.req("GET", "/admin/teams", Some(&s), None, None).await;
+    assert!(page.body.contains(&format!("/admin/teams/{team}/routing")));
+    assert!(page.body.contains("value=\"best_match\" selected"));
+    let r = t
+        .req(
+            "POST",
+            &format!("/admin/teams/{team}/routing"),
+            Some(&s),
+            Some(&format!("csrf={csrf}&strategy=round_robin")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        t.app.team_strategies().await.unwrap()[&team],
+        atalaya::triage::Strategy::RoundRobin
+    );
+    let page = t.req("GET", "/admin/teams", Some(&s), None, None).await;
+    assert!(page.body.contains("value=\"round_robin\" selected"));
+    assert!(page.body.contains("Por turnos"));
+}

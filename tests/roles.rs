@@ -25,7 +25,8 @@ fn policy(role: Role, method: &str, path: &str, visible: bool) -> Expect {
     use Expect::*;
     let manager = matches!(role, Role::Admin | Role::Supervisor);
     let reads = method == "GET" || path.ends_with("/presence");
-    if path.ends_with("/team") {
+    // Handing to teams and reviewing held replies: managers only.
+    if path.ends_with("/team") || path.ends_with("/review") {
         return if manager { Allowed } else { Forbidden };
     }
     if !visible {
@@ -148,6 +149,12 @@ fn body(w: &World, method: &str, path: &str, foreign: bool) -> Option<String> {
         ("POST", "presence", false) => "activity=viewing".into(),
         ("POST", "private", false) => String::new(),
         ("POST", "whatsapp-template", false) => "template=seguimiento_pedido".into(),
+        ("POST", "tier", false) => "tier=2&reason=prueba".into(),
+        ("POST", "tier", true) => r#"{"tier":2,"reason":"prueba"}"#.into(),
+        ("POST", "category", false) => "category=".into(),
+        ("POST", "category", true) => r#"{"category":null}"#.into(),
+        ("POST", "review", false) => "approve=0&reason=prueba".into(),
+        ("POST", "review", true) => r#"{"approve":false,"reason":"prueba"}"#.into(),
         _ => return None,
     })
 }
@@ -155,6 +162,18 @@ fn body(w: &World, method: &str, path: &str, foreign: bool) -> Option<String> {
 #[tokio::test]
 async fn every_conversation_route_for_every_role_and_object() {
     let (w, own, foreign, app) = world().await;
+    // The review routes name a message: each conversation's first one (not
+    // held, so a caller allowed to review gets past the permission check
+    // to "not waiting for approval").
+    let mut first_message = HashMap::new();
+    for conv in [own, foreign] {
+        let msgs = app
+            .store
+            .read(move |r| r.conversation_messages(conv))
+            .await
+            .unwrap();
+        first_message.insert(conv, msgs[0].id.to_string());
+    }
     let routes: Vec<_> = atalaya::web::route_table()
         .into_iter()
         .filter(|r| {
@@ -174,6 +193,7 @@ async fn every_conversation_route_for_every_role_and_object() {
                 let uri = r
                     .path
                     .replace("{id}", &conv.to_string())
+                    .replace("{mid}", &first_message[&conv])
                     .replace("{sha}", ATTACHMENT_SHA);
                 let mut req = Request::builder()
                     .method(r.method)
@@ -216,6 +236,13 @@ async fn every_conversation_route_for_every_role_and_object() {
                     // who may reply gets past the permission check to that
                     // refusal.
                     Expect::Allowed
+                } else if status == StatusCode::CONFLICT
+                    && r.path.ends_with("/review")
+                    && full.contains("not waiting for approval")
+                {
+                    // The message is not held: a caller who may review gets
+                    // past the permission check to that refusal.
+                    Expect::Allowed
                 } else {
                     panic!(
                         "{} {uri} as {role:?}: unexpected {status}: {text}",
@@ -234,5 +261,192 @@ async fn every_conversation_route_for_every_role_and_object() {
         }
     }
     assert_eq!(checked, routes.len() * 8);
+    assert!(app.store.verify().unwrap().ok());
+}
+
+/// Who may use the triage administration and availability routes.
+fn triage_policy(role: Role, path: &str) -> Expect {
+    let manager = matches!(role, Role::Admin | Role::Supervisor);
+    if path.ends_with("/availability") {
+        // Every staff member but auditors (who take no conversations).
+        return if role == Role::Auditor {
+            Expect::Forbidden
+        } else {
+            Expect::Allowed
+        };
+    }
+    if manager {
+        Expect::Allowed
+    } else {
+        Expect::Forbidden
+    }
+}
+
+/// Every triage administration and availability route, with a valid body.
+const TRIAGE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin/triage"),
+    ("POST", "/admin/triage"),
+    ("POST", "/admin/triage/simulate"),
+    ("POST", "/admin/triage/versions/{v}/restore"),
+    ("GET", "/admin/agents"),
+    ("POST", "/admin/agents/{id}"),
+    ("POST", "/admin/teams/{id}/routing"),
+    ("POST", "/account/availability"),
+    ("GET", "/api/v1/triage/rules"),
+    ("POST", "/api/v1/triage/rules"),
+    ("POST", "/api/v1/triage/rules/{version}/restore"),
+    ("POST", "/api/v1/triage/simulate"),
+    ("GET", "/api/v1/agents"),
+    ("POST", "/api/v1/agents/me/availability"),
+    ("POST", "/api/v1/agents/{id}"),
+    ("POST", "/api/v1/teams/{id}/routing"),
+];
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn triage_body(method: &str, path: &str) -> Option<String> {
+    let rules = atalaya::triage::presets::PRESETS_TOML;
+    Some(match (method, path) {
+        ("GET", _) => String::new(),
+        ("POST", "/admin/triage") => format!("toml={}&note=prueba", form_encode(rules)),
+        ("POST", "/admin/triage/simulate") => format!("toml={}&days=7", form_encode(rules)),
+        ("POST", "/admin/triage/versions/{v}/restore") => String::new(),
+        ("POST", "/admin/agents/{id}") => "tier=2&skills=billing&languages=es&capacity=5".into(),
+        ("POST", "/admin/teams/{id}/routing") => "strategy=least_loaded".into(),
+        ("POST", "/account/availability") => "availability=away".into(),
+        ("POST", "/api/v1/triage/rules") => {
+            serde_json::json!({"toml": rules, "note": "prueba"}).to_string()
+        }
+        ("POST", "/api/v1/triage/rules/{version}/restore") => String::new(),
+        ("POST", "/api/v1/triage/simulate") => {
+            serde_json::json!({"toml": rules, "days": 7}).to_string()
+        }
+        ("POST", "/api/v1/agents/me/availability") => r#"{"availability":"away"}"#.into(),
+        ("POST", "/api/v1/agents/{id}") => {
+            r#"{"tier":2,"skills":["billing"],"languages":["es"],"capacity":5}"#.into()
+        }
+        ("POST", "/api/v1/teams/{id}/routing") => r#"{"strategy":"least_loaded"}"#.into(),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn triage_administration_and_availability_for_every_role() {
+    let (w, _own, _foreign, app) = world().await;
+    // Version 1 (the presets) exists to be restored.
+    app.load_rules().await.unwrap();
+    let agent = app
+        .store
+        .read(|r| r.user_by_email("agent@x.test"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let table = atalaya::web::route_table();
+    for (method, path) in TRIAGE_ROUTES {
+        assert!(
+            table.iter().any(|r| r.method == *method && r.path == *path),
+            "{method} {path} is not registered"
+        );
+    }
+    // Any other route of these families must be added to the list.
+    let routes: Vec<_> = table
+        .iter()
+        .filter(|r| {
+            [
+                "/admin/triage",
+                "/admin/agents",
+                "/api/v1/triage",
+                "/api/v1/agents",
+            ]
+            .iter()
+            .any(|p| r.path.starts_with(p))
+                || r.path.ends_with("/routing")
+                || r.path.ends_with("/availability")
+        })
+        .collect();
+    for r in &routes {
+        assert!(
+            TRIAGE_ROUTES.contains(&(r.method, r.path.as_str())),
+            "{} {}: add it to TRIAGE_ROUTES with a body",
+            r.method,
+            r.path
+        );
+    }
+    let mut checked = 0;
+    for r in &routes {
+        for role in [Role::Admin, Role::Supervisor, Role::Agent, Role::Auditor] {
+            let body = triage_body(r.method, &r.path)
+                .unwrap_or_else(|| panic!("no body for {} {}", r.method, r.path));
+            let id = if r.path.contains("/teams/") {
+                w.team.to_string()
+            } else {
+                agent.to_string()
+            };
+            let uri = r
+                .path
+                .replace("{id}", &id)
+                .replace("{v}", "1")
+                .replace("{version}", "1");
+            let mut req = Request::builder()
+                .method(r.method)
+                .uri(&uri)
+                .header(header::HOST, "inbox.test");
+            if r.access == Access::Bearer {
+                req = req
+                    .header(
+                        header::AUTHORIZATION,
+                        format!("Bearer {}", w.bearers[&role]),
+                    )
+                    .header(header::CONTENT_TYPE, "application/json");
+            } else {
+                let (cookie, csrf) = &w.sessions[&role];
+                req = req
+                    .header(header::COOKIE, cookie)
+                    .header("x-csrf-token", csrf)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            }
+            let resp = w
+                .router
+                .clone()
+                .oneshot(req.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = resp.status();
+            let full =
+                String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+                    .into_owned();
+            let text = full.chars().take(200).collect::<String>();
+            let got = if status == StatusCode::FORBIDDEN {
+                Expect::Forbidden
+            } else if status.is_success() || status == StatusCode::SEE_OTHER {
+                Expect::Allowed
+            } else {
+                panic!(
+                    "{} {uri} as {role:?}: unexpected {status}: {text}",
+                    r.method
+                )
+            };
+            assert_eq!(
+                got,
+                triage_policy(role, &r.path),
+                "{} {uri} as {role:?}: {status} {text}",
+                r.method
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, TRIAGE_ROUTES.len() * 4);
     assert!(app.store.verify().unwrap().ok());
 }

@@ -57,6 +57,9 @@ async fn every_route_enforces_its_declared_access() {
         let uri = r
             .path
             .replace("{id}", "1")
+            .replace("{mid}", "1")
+            .replace("{v}", "1")
+            .replace("{version}", "1")
             .replace("{*path}", "app.css")
             .replace("{channel}", "shop");
         let body = if r.method == "POST" { "{}" } else { "" };

@@ -69,6 +69,21 @@ pub struct Session {
     pub lang: Lang,
     pub nonce: String,
     pub prefs: Prefs,
+    /// The staff member's availability for the top bar; read only for
+    /// requests that render a whole page (not htmx fragments, heartbeats or
+    /// the event stream) and never for auditors.
+    pub availability: Option<crate::triage::Availability>,
+}
+
+/// Whether a request may render a whole page (with the top bar): not an
+/// htmx fragment, and a browser navigation (`Accept: text/html`) or a
+/// client that does not say.
+fn wants_page(headers: &HeaderMap) -> bool {
+    !headers.contains_key("hx-request")
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|a| a.contains("text/html"))
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -111,6 +126,15 @@ impl FromRequestParts<AppState> for Session {
             .get::<Nonce>()
             .map(|n| n.0.clone())
             .unwrap_or_default();
+        let availability =
+            if user.role != crate::domain::Role::Auditor && wants_page(&parts.headers) {
+                app.agent_profile(user.id)
+                    .await
+                    .ok()
+                    .map(|p| p.availability)
+            } else {
+                None
+            };
         Ok(Session {
             seq,
             user,
@@ -123,6 +147,7 @@ impl FromRequestParts<AppState> for Session {
             },
             nonce,
             prefs,
+            availability,
         })
     }
 }

@@ -259,3 +259,92 @@ pub(super) async fn whatsapp_template(
     )
     .await
 }
+
+/// `POST /conversations/{id}/category`: `category` = a category id, or
+/// empty to let triage decide again.
+pub(super) async fn category(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let category = f
+                .get("category")
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty());
+            app.set_category(&caller, id, category).await
+        },
+    )
+    .await
+}
+
+/// `POST /conversations/{id}/tier`: escalate or de-escalate (`tier` 1–3)
+/// with a `reason`.
+pub(super) async fn tier(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let Some(tier) = f.get("tier").and_then(|t| t.trim().parse::<u8>().ok()) else {
+                return Err(AppError::Invalid("tier must be 1, 2 or 3".into()));
+            };
+            let reason = f.get("reason").cloned().unwrap_or_default();
+            app.set_tier(&caller, id, tier, &reason).await
+        },
+    )
+    .await
+}
+
+/// `POST /conversations/{id}/messages/{mid}/review`: a supervisor approves
+/// (`approve=1`) or rejects (`approve=0`, with a `reason`) a held reply.
+pub(super) async fn review(
+    State(app): State<AppState>,
+    s: Session,
+    headers: HeaderMap,
+    Path((raw, mid)): Path<(String, String)>,
+    q: Q,
+    Form(f): F,
+) -> Response {
+    act(
+        app,
+        s,
+        headers,
+        raw,
+        q.0,
+        f,
+        |app, caller, id, f| async move {
+            let Ok(mid) = mid.parse::<u64>().map(MessageId) else {
+                return Err(AppError::NotFound(format!("no message {mid:?}")));
+            };
+            let approve = match f.get("approve").map(String::as_str) {
+                Some("1") => true,
+                Some("0") => false,
+                _ => return Err(AppError::Invalid("approve must be 1 or 0".into())),
+            };
+            let reason = f.get("reason").cloned().unwrap_or_default();
+            app.review_reply(&caller, id, mid, approve, &reason).await
+        },
+    )
+    .await
+}

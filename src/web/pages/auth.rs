@@ -22,6 +22,7 @@ pub(super) fn login_form(
         business: &app.config.business.name,
         now: app.clock.now(),
         tz: &tz,
+        availability: None,
     };
     let page = views::layout(
         &ctx,
@@ -317,6 +318,10 @@ async fn teams_render(
         (Ok(t), Ok(u)) => (t, u),
         (Err(e), _) | (_, Err(e)) => return error_page(app, s, e),
     };
+    let strategies = match app.team_strategies().await {
+        Ok(x) => x,
+        Err(e) => return error_page(app, s, e),
+    };
     let tz = tz(app, s);
     let ctx = ctx(app, s, &tz);
     let body = html! {
@@ -348,6 +353,17 @@ async fn teams_render(
                             @for u in users.iter().filter(|u| !u.teams.contains(&team.id)) { option value=(u.id) { (u.name) } }
                         }
                         button class="btn sm" type="submit" { (ctx.t(T::AddMember)) }
+                    }
+                    @let current = strategies.get(&team.id).copied().unwrap_or_default();
+                    form method="post" action=(format!("/admin/teams/{}/routing", team.id)) class="row" {
+                        (ctx.csrf_field())
+                        label class="inline" for=(format!("routing-{}", team.id)) { (ctx.t(T::RoutingStrategy)) }
+                        select name="strategy" id=(format!("routing-{}", team.id)) {
+                            @for st in [crate::triage::Strategy::RoundRobin, crate::triage::Strategy::LeastLoaded, crate::triage::Strategy::BestMatch] {
+                                option value=(st.as_str()) selected[st == current] { (views::strategy_label(&ctx, st)) }
+                            }
+                        }
+                        button class="btn sm" type="submit" { (ctx.t(T::Save)) }
                     }
                 }
             }

@@ -58,11 +58,13 @@ pub(super) async fn render_conversation(
             !crate::app::whatsapp::window_open(last_in, app.clock.now())
         };
         let kind_of = |name: &str| app.channel_kind(name);
+        let rules = app.triage.active();
+        let cats = &rules.set.doc().categories;
         let main = html! {
             (cv::head(&ctx, &p, kind, read_only))
             @if let Some(f) = &flash { (f) }
             (cv::presence(&ctx, c.id, &app.presence.on(c.id, Some(s.user.id), app.clock.now())))
-            (cv::timeline(&ctx, &p))
+            (cv::timeline(&ctx, &p, cats))
             @if window_closed && !read_only {
                 p class="flash error" role="status" id="wa-window" { (ctx.t(T::WhatsappWindow)) }
                 (cv::whatsapp_templates(&ctx, c.id, &app.whatsapp_templates(&c.channel), view.as_str()))
@@ -92,8 +94,10 @@ pub(super) async fn render_conversation(
             app.assignable_users(&caller).await?
         };
         let teams = app.teams().await?;
+        let record = app.triage_record(&caller, c.id).await?;
         let side = html! {
             (cv::side(&ctx, &p, &kind_of, html! {
+                (views::triage::panel(&ctx, &p, &record, cats, read_only))
                 @if !read_only { (cv::actions(&ctx, &p, &users, &teams)) }
                 (views::canned::suggestions(&ctx, c.id, &suggested))
             }))
@@ -167,7 +171,10 @@ pub(super) async fn timeline(
     let tz = tz(&app, &s);
     let ctx = ctx(&app, &s, &tz);
     match load(&app, &s, &raw).await {
-        Ok(p) => html_page(StatusCode::OK, cv::timeline(&ctx, &p)),
+        Ok(p) => html_page(
+            StatusCode::OK,
+            cv::timeline(&ctx, &p, &app.triage.active().set.doc().categories),
+        ),
         Err(e) => WebError::from(e).into_response(),
     }
 }

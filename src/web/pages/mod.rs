@@ -28,6 +28,7 @@ mod events;
 mod inbox;
 mod mail;
 mod search;
+mod triage;
 
 pub(super) use search::api as search_api;
 
@@ -74,6 +75,18 @@ pub fn routes() -> Routes {
         .get("/admin/teams", Session, auth::teams_page)
         .post("/admin/teams", Session, auth::team_create)
         .post("/admin/teams/{id}/members", Session, auth::team_members)
+        .post("/admin/teams/{id}/routing", Session, triage::team_routing)
+        .get("/admin/triage", Session, triage::rules_page)
+        .post("/admin/triage", Session, triage::rules_save)
+        .post("/admin/triage/simulate", Session, triage::rules_simulate)
+        .post(
+            "/admin/triage/versions/{v}/restore",
+            Session,
+            triage::rules_restore,
+        )
+        .get("/admin/agents", Session, triage::agents_page)
+        .post("/admin/agents/{id}", Session, triage::agent_update)
+        .post("/account/availability", Session, triage::availability)
         .post("/conversations/{id}/team", Session, actions::team)
         .post("/account/prefs", Session, auth::prefs_submit)
         .get("/inbox", Session, inbox::inbox)
@@ -101,6 +114,13 @@ pub fn routes() -> Routes {
         .post("/conversations/{id}/tags", Session, actions::tags)
         .post("/conversations/{id}/priority", Session, actions::priority)
         .post("/conversations/{id}/snooze", Session, actions::snooze)
+        .post("/conversations/{id}/category", Session, actions::category)
+        .post("/conversations/{id}/tier", Session, actions::tier)
+        .post(
+            "/conversations/{id}/messages/{mid}/review",
+            Session,
+            actions::review,
+        )
         .post("/conversations/{id}/private", Session, actions::private)
         .get(
             "/conversations/{id}/presence",
@@ -173,5 +193,6 @@ pub(super) fn ctx<'a>(app: &'a AppState, s: &'a Session, tz: &'a jiff::tz::TimeZ
         business: &app.config.business.name,
         now: app.clock.now(),
         tz,
+        availability: s.availability,
     }
 }

@@ -4,6 +4,7 @@
 use super::{Ctx, channel_badge, delivery_label, status_label};
 use crate::app::conversations::ConversationPage;
 use crate::domain::*;
+use crate::triage::Category;
 use crate::web::i18n::T;
 use maud::{Markup, PreEscaped, html};
 
@@ -13,19 +14,77 @@ enum Item<'a> {
     Ev(&'a Event),
 }
 
-fn actor_name(p: &ConversationPage, a: &Actor) -> String {
-    match a {
+fn actor_name(ctx: &Ctx, p: &ConversationPage, e: &Event) -> String {
+    match &e.actor {
         Actor::User(u) => p.names.get(u).cloned().unwrap_or_else(|| format!("#{u}")),
         Actor::Channel(c) => c.clone(),
-        Actor::System => "Atalaya".into(),
+        // The system acts as triage (decisions, escalations) or routing
+        // (assignments).
+        Actor::System => match e.kind {
+            EventKind::Triaged { .. }
+            | EventKind::TierChanged { .. }
+            | EventKind::PriorityChanged { .. }
+            | EventKind::TeamAssigned { .. }
+            | EventKind::TagsChanged { .. } => ctx.t(T::TriageName).into(),
+            EventKind::Assigned { .. } => ctx.t(T::RoutingName).into(),
+            _ => "Atalaya".into(),
+        },
     }
 }
 
 /// A line for the events shown between messages (the messages themselves
 /// are their own items).
-fn event_line(ctx: &Ctx, p: &ConversationPage, e: &Event) -> Option<String> {
-    let who = actor_name(p, &e.actor);
+fn event_line(ctx: &Ctx, p: &ConversationPage, cats: &[Category], e: &Event) -> Option<String> {
+    let who = actor_name(ctx, p, e);
+    let category = |c: &str| super::triage::category_name(ctx, cats, c);
     match &e.kind {
+        // Triage's own priority changes come with its `Triaged` line.
+        EventKind::PriorityChanged { .. } if e.actor == Actor::System => None,
+        EventKind::Triaged {
+            priority,
+            score,
+            category: cat,
+            tier,
+            rules_version,
+            ..
+        } => {
+            let mut line = format!("{who}: {} ({score})", priority.as_str());
+            if let Some(c) = cat {
+                line.push_str(&format!(" · {}", category(c)));
+            }
+            line.push_str(&format!(
+                " · {} {tier} · {} v{rules_version}",
+                ctx.t(T::Tier),
+                ctx.t(T::RulesLabel)
+            ));
+            Some(line)
+        }
+        EventKind::TierChanged {
+            from, to, reason, ..
+        } => Some(format!(
+            "{who} {} {from} → {to}: {reason}",
+            ctx.t(T::ChangedTier)
+        )),
+        EventKind::CategoryChanged {
+            category: Some(c), ..
+        } => Some(format!("{who} {} {}", ctx.t(T::SetCategoryTo), category(c))),
+        EventKind::CategoryChanged { category: None, .. } => {
+            Some(format!("{who} {}", ctx.t(T::ClearedCategory)))
+        }
+        EventKind::ReplyReviewed {
+            approved, reason, ..
+        } => {
+            let what = ctx.t(if *approved {
+                T::ApprovedReply
+            } else {
+                T::RejectedReply
+            });
+            Some(if reason.is_empty() {
+                format!("{who} {what}")
+            } else {
+                format!("{who} {what}: {reason}")
+            })
+        }
         EventKind::StatusChanged { to, .. } => Some(format!("{who} → {}", status_label(ctx, *to))),
         EventKind::ConversationReopened { .. } => {
             Some(format!("{who} ↺ {}", status_label(ctx, Status::Open)))
@@ -79,13 +138,13 @@ fn event_line(ctx: &Ctx, p: &ConversationPage, e: &Event) -> Option<String> {
     }
 }
 
-pub fn timeline(ctx: &Ctx, p: &ConversationPage) -> Markup {
+pub fn timeline(ctx: &Ctx, p: &ConversationPage, cats: &[Category]) -> Markup {
     let mut items: Vec<(Ts, u64, Item)> = Vec::new();
     for m in &p.detail.messages {
         items.push((m.received_at, 0, Item::Msg(m)));
     }
     for e in &p.events {
-        if event_line(ctx, p, e).is_some() {
+        if event_line(ctx, p, cats, e).is_some() {
             items.push((e.at, e.seq, Item::Ev(e)));
         }
     }
@@ -97,7 +156,7 @@ pub fn timeline(ctx: &Ctx, p: &ConversationPage) -> Markup {
             @for (_, _, item) in &items {
                 @match item {
                     Item::Msg(m) => (message(ctx, m)),
-                    Item::Ev(e) => div class="event" { (event_line(ctx, p, e).unwrap_or_default()) " · " (ctx.when(e.at)) },
+                    Item::Ev(e) => div class="event" { (event_line(ctx, p, cats, e).unwrap_or_default()) " · " (ctx.when(e.at)) },
                 }
             }
         }
@@ -144,6 +203,22 @@ fn message(ctx: &Ctx, m: &Message) -> Markup {
             }
             @if let Some(d) = &m.delivery_detail {
                 @if matches!(m.delivery, Some(Delivery::Failed | Delivery::Unknown)) { p class="flash error" { (d) } }
+            }
+            @if m.delivery == Some(Delivery::AwaitingApproval) && ctx.manager() {
+                @let action = format!("/conversations/{}/messages/{}/review", m.conversation, m.id);
+                div class="review" {
+                    form method="post" action=(action) {
+                        (ctx.csrf_field())
+                        input type="hidden" name="approve" value="1";
+                        button class="btn sm primary" type="submit" data-action="approve" { (ctx.t(T::Approve)) }
+                    }
+                    form method="post" action=(action) class="row" {
+                        (ctx.csrf_field())
+                        input type="hidden" name="approve" value="0";
+                        input name="reason" required maxlength="300" placeholder=(ctx.t(T::RejectReason)) aria-label=(ctx.t(T::RejectReason));
+                        button class="btn sm danger" type="submit" data-action="reject" { (ctx.t(T::Reject)) }
+                    }
+                }
             }
         }
     }

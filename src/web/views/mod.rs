@@ -4,9 +4,11 @@ pub mod canned;
 pub mod conversation;
 pub mod inbox;
 pub mod login;
+pub mod triage;
 
 use super::i18n::{Lang, T, t};
-use crate::domain::{ChannelKind, Delivery, Status, Ts, User};
+use crate::domain::{ChannelKind, Delivery, Role, Status, Ts, User};
+use crate::triage::{Availability, Strategy};
 use maud::{DOCTYPE, Markup, html};
 
 /// What every page needs.
@@ -18,6 +20,9 @@ pub struct Ctx<'a> {
     pub business: &'a str,
     pub now: Ts,
     pub tz: &'a jiff::tz::TimeZone,
+    /// The signed-in staff member's availability, for the top bar (None:
+    /// not shown, e.g. auditors or fragments).
+    pub availability: Option<Availability>,
 }
 
 impl Ctx<'_> {
@@ -34,6 +39,26 @@ impl Ctx<'_> {
     pub fn when(&self, at: Ts) -> String {
         let z = at.to_jiff().to_zoned_datetime(self.tz.clone());
         z.strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// Whether the signed-in user is an admin or a supervisor.
+    pub fn manager(&self) -> bool {
+        self.user
+            .is_some_and(|u| matches!(u.role, Role::Admin | Role::Supervisor))
+    }
+
+    /// Time left until `due`, "in 45 min", or past it, "overdue by 10 min";
+    /// and whether it is overdue.
+    pub fn until(&self, due: Ts) -> (String, bool) {
+        let left = due.0 - self.now.0;
+        if left >= 0 {
+            (format!("{} {}", self.t(T::DueIn), duration(left)), false)
+        } else {
+            (
+                format!("{} {}", self.t(T::OverdueBy), duration(-left)),
+                true,
+            )
+        }
     }
 
     pub fn csrf_field(&self) -> Markup {
@@ -71,6 +96,49 @@ pub fn delivery_label(ctx: &Ctx, d: Delivery) -> &'static str {
         Delivery::Read => T::DeliveryRead,
         Delivery::AwaitingApproval => T::DeliveryAwaitingApproval,
     })
+}
+
+pub fn availability_label(ctx: &Ctx, a: Availability) -> &'static str {
+    ctx.t(match a {
+        Availability::Online => T::AvailOnline,
+        Availability::Away => T::AvailAway,
+        Availability::Offline => T::AvailOffline,
+    })
+}
+
+pub fn strategy_label(ctx: &Ctx, s: Strategy) -> &'static str {
+    ctx.t(match s {
+        Strategy::RoundRobin => T::StrategyRoundRobin,
+        Strategy::LeastLoaded => T::StrategyLeastLoaded,
+        Strategy::BestMatch => T::StrategyBestMatch,
+    })
+}
+
+pub fn role_label(ctx: &Ctx, r: Role) -> &'static str {
+    ctx.t(match r {
+        Role::Admin => T::RoleAdmin,
+        Role::Supervisor => T::RoleSupervisor,
+        Role::Agent => T::RoleAgent,
+        Role::Auditor => T::RoleAuditor,
+    })
+}
+
+/// The top bar's availability switch: a select that posts on change (htmx
+/// swaps this form) and a button for browsers without scripts.
+pub fn availability_form(ctx: &Ctx, current: Availability) -> Markup {
+    html! {
+        form class="avail" id="availability" method="post" action="/account/availability"
+            hx-post="/account/availability" hx-trigger="change" hx-swap="outerHTML" {
+            (ctx.csrf_field())
+            span class=(format!("dot {}", current.as_str())) aria-hidden="true" {}
+            select name="availability" aria-label=(ctx.t(T::AvailabilityLabel)) title=(ctx.t(T::AvailabilityLabel)) {
+                @for a in [Availability::Online, Availability::Away, Availability::Offline] {
+                    option value=(a.as_str()) selected[a == current] { (availability_label(ctx, a)) }
+                }
+            }
+            noscript { button class="btn sm" type="submit" { (ctx.t(T::Apply)) } }
+        }
+    }
 }
 
 /// The lettered channel badge.
@@ -118,6 +186,9 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                     div id="search-drop" aria-live="polite" {}
                 }
             }
+            @if let (Some(u), Some(a)) = (ctx.user, ctx.availability) {
+                @if u.role != Role::Auditor { (availability_form(ctx, a)) }
+            }
             @if let Some(u) = ctx.user {
                 details class="menu" {
                     summary { span class="avatar" { (u.initials()) } span class="sr-only" { (u.name) } }
@@ -126,7 +197,11 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                         @if u.role == crate::domain::Role::Auditor { p class="muted" { (ctx.t(T::ReadOnly)) } }
                         a href="/stream" { (ctx.t(T::Listening)) }
                         a href="/canned" { (ctx.t(T::CannedResponses)) }
-                        @if matches!(u.role, crate::domain::Role::Admin | crate::domain::Role::Supervisor) { a href="/admin/teams" { (ctx.t(T::Teams)) } }
+                        @if matches!(u.role, Role::Admin | Role::Supervisor) {
+                            a href="/admin/teams" { (ctx.t(T::Teams)) }
+                            a href="/admin/agents" { (ctx.t(T::Agents)) }
+                            a href="/admin/triage" { (ctx.t(T::TriageRules)) }
+                        }
                         @if u.role == crate::domain::Role::Admin { a href="/admin/status" { (ctx.t(T::SystemStatus)) } a href="/admin/channels" { (ctx.t(T::Channels)) } a href="/admin/quarantine" { (ctx.t(T::Quarantine)) } }
                         a href="/account/prefs" { (ctx.t(T::Preferences)) }
                         a href="/account/password" { (ctx.t(T::ChangePassword)) }
