@@ -444,8 +444,12 @@ async fn rules_are_versioned_validated_and_simulated() {
     assert_eq!(s, 400, "{v}");
     assert!(v.to_string().contains("line"), "{v}");
     // A rule that makes every mention of "abren" P1.
+    // Added before the presets' rules (topic rules stop evaluation).
+    let at = presets.find("[[rule]]").unwrap();
     let extra = format!(
-        "{presets}\n[[rule]]\nid = \"opening-hours-p1\"\nname = \"opening hours are urgent\"\nwhen = {{ phrases = [\"abren\"] }}\nthen = {{ score = 80 }}\n"
+        "{}[[rule]]\nid = \"opening-hours-p1\"\nname = \"opening hours are urgent\"\nwhen = {{ phrases = [\"abren\"] }}\nthen = {{ score = 80 }}\n\n{}",
+        &presets[..at],
+        &presets[at..]
     );
     let sim = ok(
         &server,
@@ -507,7 +511,7 @@ async fn a_rules_file_is_provisioned_and_checked_at_start() {
     let file = dir.path().join("rules.toml");
     std::fs::write(
         &file,
-        "[[category]]\nid = \"general\"\nname_es = \"General\"\nname_en = \"General\"\nfirst_response = \"4h\"\nresolution = \"2d\"\n\n[[rule]]\nid = \"everything\"\nname = \"all the same\"\nthen = { score = 40, category = \"general\" }\n",
+        "base_score = 0\n\n[[category]]\nid = \"general\"\nname_es = \"General\"\nname_en = \"General\"\nfirst_response = \"4h\"\nresolution = \"2d\"\n\n[[rule]]\nid = \"everything\"\nname = \"all the same\"\nthen = { score = 40, category = \"general\" }\n",
     )
     .unwrap();
     let server = Server::start(&format!(

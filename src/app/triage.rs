@@ -152,6 +152,9 @@ pub struct Engine {
     active: RwLock<Arc<Active>>,
     /// Woken when the rules or an agent's profile change.
     pub wake: Notify,
+    /// Something freed capacity: hand out the queue once caught up with
+    /// the event log (never before the waiting conversations are decided).
+    handout: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Engine {
@@ -162,6 +165,7 @@ impl Default for Engine {
                 version: 0,
             })),
             wake: Notify::new(),
+            handout: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -587,6 +591,14 @@ impl App {
             .read(move |r| r.events_after(watermark, BATCH))
             .await?;
         let Some(last) = events.last().map(|e| e.seq) else {
+            // Caught up: now the queue can be handed out.
+            if self
+                .triage
+                .handout
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                self.hand_out().await?;
+            }
             return Ok(false);
         };
         let mut wrote = BTreeSet::new();
@@ -610,7 +622,9 @@ impl App {
         self.decide_now(wrote.into_iter().collect(), Some(last))
             .await?;
         if freed {
-            self.hand_out().await?;
+            self.triage
+                .handout
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(true)
     }
@@ -841,9 +855,8 @@ impl App {
                     _ = stop.changed() => break,
                     r = seq.changed() => if r.is_err() { break },
                     _ = app.triage.wake.notified() => {
-                        if let Err(e) = app.hand_out().await {
-                            tracing::warn!(error = %e, "triage hand-out failed");
-                        }
+                        // Decide what is pending first, then hand out.
+                        app.triage.handout.store(true, std::sync::atomic::Ordering::SeqCst);
                     }
                     _ = sweep.tick() => {
                         if let Err(e) = app.triage_sweep().await {

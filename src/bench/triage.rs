@@ -83,8 +83,16 @@ const WORDS: &[&str] = &[
 pub fn big_rule_set(n: usize) -> RuleSet {
     let mut doc: RuleDoc =
         toml::from_str(triage::presets::PRESETS_TOML).expect("the presets parse");
+    // Generated rules go before the presets' topic rules (which stop
+    // evaluation once one matches), so that every rule is evaluated.
+    let at = doc
+        .rules
+        .iter()
+        .position(|r| r.stop)
+        .unwrap_or(doc.rules.len());
+    let mut generated = Vec::new();
     let mut i = 0usize;
-    while doc.rules.len() < n {
+    while doc.rules.len() + generated.len() < n {
         let w = |k: usize| WORDS[(i * 7 + k * 13) % WORDS.len()].to_string();
         let mut when = Conditions {
             phrases: vec![
@@ -101,14 +109,14 @@ pub fn big_rule_set(n: usize) -> RuleSet {
             3 => when.public = Some(true),
             _ => when.repeat_within_hours = Some(24),
         }
-        doc.rules.push(Rule {
+        generated.push(Rule {
             id: format!("generated-{i}"),
             name: format!("generated rule {i}"),
             enabled: true,
             when,
             then: Effects {
                 score: (i % 11) as i32 - 5,
-                tags: if i % 3 == 0 {
+                tags: if i.is_multiple_of(3) {
                     vec![format!("g{}", i % 10)]
                 } else {
                     vec![]
@@ -119,6 +127,7 @@ pub fn big_rule_set(n: usize) -> RuleSet {
         });
         i += 1;
     }
+    doc.rules.splice(at..at, generated);
     RuleSet::compile(doc).expect("the generated rule set compiles")
 }
 

@@ -89,14 +89,8 @@ fn invalid(id: &str, message: impl Into<String>) -> RuleError {
 /// Score a conversation starts from when the document gives none.
 pub const DEFAULT_BASE_SCORE: i32 = 20;
 
-/// Words that negate a phrase right after them (folded: no accents, no
-/// apostrophes). Kept the same as the sentiment scorer's list.
-const NEGATORS: &[&str] = &[
-    "no", "nunca", "jamas", "ni", "tampoco", "sin", "nada", "nadie", "ningun", "ninguna", "not",
-    "never", "nobody", "nothing", "none", "neither", "nor", "without", "cannot", "dont", "doesnt",
-    "didnt", "isnt", "wasnt", "arent", "werent", "cant", "wont", "wouldnt", "shouldnt", "havent",
-    "hasnt", "hadnt", "aint",
-];
+/// Words that negate a phrase right after them: the sentiment scorer's list.
+use super::sentiment::NEGATORS;
 
 /// How many words before a phrase are searched for a negation.
 const NEGATION_WINDOW: usize = 3;

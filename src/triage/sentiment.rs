@@ -25,7 +25,8 @@ const CAPS: f32 = 0.733;
 const EXCLAIM: f32 = 0.292;
 const ALPHA: f32 = 15.0;
 
-const NEGATORS: &[&str] = &[
+/// Negation words (folded: no accents, no apostrophes).
+pub(crate) const NEGATORS: &[&str] = &[
     "no", "nunca", "jamas", "ni", "tampoco", "sin", "nada", "nadie", "ningun", "ninguna", "not",
     "never", "nobody", "nothing", "none", "neither", "nor", "without", "cannot", "dont", "doesnt",
     "didnt", "isnt", "wasnt", "arent", "werent", "cant", "wont", "wouldnt", "shouldnt", "havent",

@@ -209,10 +209,12 @@ async fn detail(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, WebError> {
     let id = ConversationId(parse_id(&raw, "conversation")?);
+    // The decision first: the conversation read after it is at least as
+    // new (both are written in one transaction), so they agree.
+    let rec = app.triage_record(&caller, id).await?;
     let d = app.conversation(&caller, id).await?;
     let mut v = conversation_json(&d.view);
     v["messages"] = Value::Array(d.messages.iter().map(message_json).collect());
-    let rec = app.triage_record(&caller, id).await?;
     let routed = match rec.routed_to {
         Some(u) => app.store.read(move |r| r.user(u)).await.ok().flatten(),
         None => None,
