@@ -292,6 +292,21 @@ async fn agent_flow() {
         "the closed shortcut sheet is still displayed"
     );
 
+    // `/` puts the cursor in the search box (and types nothing into it).
+    wd.press_keys("/").await;
+    let focused = wd
+        .wait_js(
+            LIVE,
+            "var a = document.activeElement; return (a && a.name === 'q' && a.type === 'search' && a.value === '') ? true : null",
+            json!([]),
+        )
+        .await;
+    assert!(
+        focused.is_some(),
+        "`/` did not focus the search box: {}",
+        wd.dump().await
+    );
+
     wd.quit().await;
 }
 

@@ -68,6 +68,12 @@
         if (pick) { pick.focus(); } else if (take) { take.click(); }
         break;
       }
+      case '/': {
+        var q = document.querySelector('input[type=search][name=q]');
+        if (!q) { return; }
+        q.focus(); q.select();
+        break;
+      }
       case '?': sheet(!document.querySelector('#shortcuts.open')); break;
       default: return;
     }

@@ -163,6 +163,7 @@ catalog! {
     ShortcutResolve => "resolver", "resolve";
     ShortcutAssign => "asignar / quedármela", "assign / take it";
     ShortcutHelp => "esta ayuda", "this help";
+    ShortcutSearch => "buscar", "search";
     Close => "Cerrar", "Close";
     Forbidden => "No tienes permiso para ver esto.", "You may not see this.";
     NotFound => "No existe.", "Not found.";

@@ -218,13 +218,14 @@ pub fn topbar(ctx: &Ctx) -> Markup {
 
 /// The `?` shortcut sheet.
 pub fn shortcut_sheet(ctx: &Ctx) -> Markup {
-    let keys: [(&str, T); 7] = [
+    let keys: [(&str, T); 8] = [
         ("j / k", T::ShortcutMove),
         ("Enter", T::ShortcutOpen),
         ("r", T::ShortcutReply),
         ("n", T::ShortcutNote),
         ("e", T::ShortcutResolve),
         ("a", T::ShortcutAssign),
+        ("/", T::ShortcutSearch),
         ("?", T::ShortcutHelp),
     ];
     html! {
