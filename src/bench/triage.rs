@@ -98,7 +98,7 @@ pub fn big_rule_set(n: usize) -> RuleSet {
             phrases: vec![
                 format!("{} {}", w(0), w(1)),
                 w(2),
-                format!("{}*", &w(3)[..w(3).len().min(4)]),
+                format!("{}*", w(3).chars().take(4).collect::<String>()),
             ],
             ..Default::default()
         };
