@@ -7,6 +7,7 @@
 pub mod app;
 pub mod bench;
 pub mod channels;
+pub mod clock;
 pub mod cli;
 pub mod config;
 pub mod corpus;
@@ -14,6 +15,7 @@ pub mod domain;
 pub mod index;
 pub mod ingest;
 pub mod metrics;
+pub mod scheduler;
 pub mod store;
 pub mod triage;
 pub mod web;

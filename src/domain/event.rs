@@ -228,6 +228,69 @@ pub enum EventKind {
         approved: bool,
         reason: String,
     },
+    /// A scheduled job ran late and its kind's overdue policy applied
+    /// (`ran late`, `skipped` or `ran, supervisors notified`).
+    JobLate {
+        job: u64,
+        kind: String,
+        late_ms: i64,
+        policy: String,
+    },
+    /// A scheduled job was cancelled (by hand or because it no longer applies).
+    JobCancelled {
+        job: u64,
+        kind: String,
+        conversation: Option<ConversationId>,
+        reason: String,
+    },
+    /// A scheduled job ran (kept for jobs whose effect leaves no other event).
+    JobRan {
+        job: u64,
+        kind: String,
+    },
+    /// An automatic reply was sent (closed, open-hours acknowledgement, FAQ).
+    AutoReplied {
+        conversation: ConversationId,
+        message: MessageId,
+        reason: String,
+    },
+    /// An SLA target reached its warning point or was breached.
+    SlaAlert {
+        conversation: ConversationId,
+        /// `first_response` or `resolution`.
+        target: String,
+        /// `warning` or `breach`.
+        level: String,
+        due: Ts,
+    },
+    /// The SLA clock stopped (pending on the customer) or started again.
+    SlaPaused {
+        conversation: ConversationId,
+        paused: bool,
+    },
+    /// A follow-up (satisfaction check) or a scheduled message was planned.
+    Scheduled {
+        conversation: ConversationId,
+        job: u64,
+        what: String,
+        due: Ts,
+    },
+    /// The satisfaction check was sent to the customer.
+    SurveySent {
+        conversation: ConversationId,
+        message: MessageId,
+    },
+    /// The customer answered the satisfaction survey.
+    SurveyAnswered {
+        conversation: ConversationId,
+        csat: u8,
+        nps: Option<u8>,
+        comment: String,
+    },
+    /// The business-hours, auto-reply or follow-up settings changed.
+    ClockSettingsChanged {
+        what: String,
+    },
 }
 
 impl EventKind {
@@ -252,7 +315,14 @@ impl EventKind {
             | EventKind::Triaged { conversation, .. }
             | EventKind::TierChanged { conversation, .. }
             | EventKind::CategoryChanged { conversation, .. }
-            | EventKind::ReplyReviewed { conversation, .. } => Some(*conversation),
+            | EventKind::ReplyReviewed { conversation, .. }
+            | EventKind::AutoReplied { conversation, .. }
+            | EventKind::SlaAlert { conversation, .. }
+            | EventKind::SlaPaused { conversation, .. }
+            | EventKind::Scheduled { conversation, .. }
+            | EventKind::SurveySent { conversation, .. }
+            | EventKind::SurveyAnswered { conversation, .. } => Some(*conversation),
+            EventKind::JobCancelled { conversation, .. } => *conversation,
             _ => None,
         }
     }

@@ -1,0 +1,1 @@
+//! STUB (being written): all-day holidays from an iCalendar file.
