@@ -166,6 +166,9 @@ pub enum BenchWhat {
     /// Fetch every mail of an IMAP folder into a fresh store (see
     /// `benches/imap-dovecot.sh` for a private Dovecot with N mails).
     Imap(crate::bench::ImapBenchArgs),
+    /// The durable scheduler: a million pending jobs stored, how late due
+    /// jobs fire, memory while they wait.
+    Scheduler(crate::bench::scheduler::SchedulerArgs),
 }
 
 /// A failure with the exit code it maps to.
@@ -218,6 +221,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Triage(args),
         } => runtime_block(crate::bench::triage::triage(args)),
+        Command::Bench {
+            what: BenchWhat::Scheduler(args),
+        } => runtime_block(crate::bench::scheduler::scheduler(args)),
         Command::Bench {
             what: BenchWhat::Import(args),
         } => runtime_block(crate::bench::import(args)),

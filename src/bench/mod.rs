@@ -1,6 +1,7 @@
 //! `atalaya bench ...`: measurements on a generated, seeded corpus. Numbers
 //! are printed, never asserted.
 
+pub mod scheduler;
 pub mod search;
 pub mod triage;
 
