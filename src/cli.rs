@@ -394,6 +394,7 @@ async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(
     };
     let search = app.start_search(stop_rx.clone());
     let triage = app.start_triage(stop_rx.clone());
+    let clock = app.start_clock(stop_rx.clone());
     let pollers = crate::channels::email::spawn_pollers(&app, &registry, &stop_rx);
     let social = crate::channels::social::worker::spawn_pollers(&app, &registry, &stop_rx);
     let scheme = if cfg.server.tls.is_some() {
@@ -432,7 +433,12 @@ async fn serve(cfg: Config, demo: Option<crate::web::demo::Options>) -> Result<(
         .lock()
         .map(|mut l| l.drain(..).collect())
         .unwrap_or_default();
-    for p in pollers.into_iter().chain(social).chain([search, triage]) {
+    for p in pollers
+        .into_iter()
+        .chain(social)
+        .chain([search, triage])
+        .chain(clock)
+    {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     store.shutdown().await;

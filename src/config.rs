@@ -126,13 +126,217 @@ pub struct Config {
     pub log: LogConfig,
     pub channel: ChannelsConfig,
     pub triage: TriageConfig,
-    /// Accepted for forward compatibility; used by the scheduler (issue #8).
+    /// Business hours (absent: open 24/7).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hours: Option<toml::Table>,
+    pub hours: Option<HoursConfig>,
+    pub autoreply: AutoReplyConfig,
+    pub followup: FollowupConfig,
+    pub scheduler: SchedulerConfig,
+}
+
+/// One calendar: a time zone, ranges per weekday, holidays.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// IANA zone (`Europe/Madrid`); a team's or channel's calendar without
+    /// one uses the default calendar's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub autoreply: Option<toml::Table>,
+    pub timezone: Option<String>,
+    /// `["09:00-14:00", "15:00-18:00"]`; absent or empty: closed that day.
+    pub monday: Vec<String>,
+    pub tuesday: Vec<String>,
+    pub wednesday: Vec<String>,
+    pub thursday: Vec<String>,
+    pub friday: Vec<String>,
+    pub saturday: Vec<String>,
+    pub sunday: Vec<String>,
+    /// `YYYY-MM-DD` (that day) or `MM-DD` (every year).
+    pub holidays: Vec<String>,
+    /// An iCalendar file whose all-day events are holidays too.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub followup: Option<toml::Table>,
+    pub ical: Option<PathBuf>,
+}
+
+impl CalendarConfig {
+    pub fn week(&self) -> [&[String]; 7] {
+        [
+            &self.monday,
+            &self.tuesday,
+            &self.wednesday,
+            &self.thursday,
+            &self.friday,
+            &self.saturday,
+            &self.sunday,
+        ]
+    }
+
+    /// Build the calendar (reads the iCal file when one is named).
+    pub fn build(&self, default_tz: &str) -> Result<crate::clock::Calendar, String> {
+        let tz = self.timezone.as_deref().unwrap_or(default_tz);
+        let mut cal = crate::clock::Calendar::parse(tz, self.week(), &self.holidays)?;
+        if let Some(path) = &self.ical {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            cal.add_ical(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(cal)
+    }
+}
+
+/// `[hours]`: the default calendar, plus calendars per team and per channel
+/// (`[hours.team."Billing"]`, `[hours.channel.support]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HoursConfig {
+    pub timezone: String,
+    pub monday: Vec<String>,
+    pub tuesday: Vec<String>,
+    pub wednesday: Vec<String>,
+    pub thursday: Vec<String>,
+    pub friday: Vec<String>,
+    pub saturday: Vec<String>,
+    pub sunday: Vec<String>,
+    pub holidays: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ical: Option<PathBuf>,
+    pub team: std::collections::BTreeMap<String, CalendarConfig>,
+    pub channel: std::collections::BTreeMap<String, CalendarConfig>,
+}
+
+impl HoursConfig {
+    /// The default calendar's own settings.
+    pub fn base(&self) -> CalendarConfig {
+        CalendarConfig {
+            timezone: Some(if self.timezone.is_empty() {
+                "UTC".into()
+            } else {
+                self.timezone.clone()
+            }),
+            monday: self.monday.clone(),
+            tuesday: self.tuesday.clone(),
+            wednesday: self.wednesday.clone(),
+            thursday: self.thursday.clone(),
+            friday: self.friday.clone(),
+            saturday: self.saturday.clone(),
+            sunday: self.sunday.clone(),
+            holidays: self.holidays.clone(),
+            ical: self.ical.clone(),
+        }
+    }
+}
+
+/// `[autoreply.channel.NAME]`: a channel's own choice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelAutoReply {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when_closed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when_open: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faq: Option<bool>,
+    pub closed_es: String,
+    pub closed_en: String,
+    pub open_es: String,
+    pub open_en: String,
+}
+
+/// `[autoreply]`: automatic answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoReplyConfig {
+    /// Answer the first message when closed, naming the next opening.
+    pub when_closed: bool,
+    /// Acknowledge during open hours with the expected response time.
+    pub when_open: bool,
+    /// When closed, a question matching an auto-answer canned response gets it.
+    pub faq: bool,
+    /// At most one automatic reply per conversation in this window.
+    pub window: Dur,
+    /// Texts per language; empty: the built-in ones. Variables:
+    /// `{{business.name}}`, `{{hours}}`, `{{next_opening}}`, `{{expected}}`,
+    /// `{{conversation.id}}`.
+    pub closed_es: String,
+    pub closed_en: String,
+    pub open_es: String,
+    pub open_en: String,
+    pub channel: std::collections::BTreeMap<String, ChannelAutoReply>,
+}
+
+impl Default for AutoReplyConfig {
+    fn default() -> Self {
+        AutoReplyConfig {
+            when_closed: false,
+            when_open: false,
+            faq: true,
+            window: Dur(Duration::from_secs(24 * 3600)),
+            closed_es: String::new(),
+            closed_en: String::new(),
+            open_es: String::new(),
+            open_en: String::new(),
+            channel: Default::default(),
+        }
+    }
+}
+
+/// `[followup]`: the satisfaction check after resolution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FollowupConfig {
+    /// `3 business days`, `2h`, `10s`; absent: no follow-ups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Ask the 0–10 recommendation question too.
+    pub nps: bool,
+    /// How long the survey link works.
+    pub link_valid: Dur,
+    /// The message; `{{survey.url}}` is the link. Empty: the built-in one.
+    pub text_es: String,
+    pub text_en: String,
+}
+
+impl Default for FollowupConfig {
+    fn default() -> Self {
+        FollowupConfig {
+            after: None,
+            nps: true,
+            link_valid: Dur(Duration::from_secs(30 * 86_400)),
+            text_es: String::new(),
+            text_en: String::new(),
+        }
+    }
+}
+
+/// `[[scheduler.cron]]`: a recurring job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronConfig {
+    pub name: String,
+    /// Five fields (`0 8 * * 1-5`) or six with seconds, in `[hours] timezone`.
+    pub schedule: String,
+    /// `digest`, `sla_sweep` or `housekeeping`.
+    pub task: String,
+}
+
+pub const CRON_TASKS: &[&str] = &["digest", "sla_sweep", "housekeeping"];
+
+/// `[scheduler]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// A job found this late (after downtime) follows its kind's policy.
+    pub late_after: Dur,
+    pub cron: Vec<CronConfig>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            late_after: Dur(Duration::from_secs(15 * 60)),
+            cron: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -745,6 +949,59 @@ impl Config {
         cfg.validate()
     }
 
+    /// `[hours]`, `[followup]` and `[scheduler]`: calendars build, delays
+    /// and cron expressions parse (errors name the key).
+    fn validate_clock(&self) -> Result<(), ConfigError> {
+        let tz = self.default_timezone();
+        if let Some(h) = &self.hours {
+            h.base().build(&tz).map_err(|e| invalid("hours", &tz, e))?;
+            for (name, c) in &h.team {
+                c.build(&tz)
+                    .map_err(|e| invalid(format!("hours.team.{name}"), name, e))?;
+            }
+            for (name, c) in &h.channel {
+                c.build(&tz)
+                    .map_err(|e| invalid(format!("hours.channel.{name}"), name, e))?;
+            }
+        }
+        if let Some(after) = &self.followup.after {
+            crate::clock::Delay::parse(after).map_err(|e| invalid("followup.after", after, e))?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for c in &self.scheduler.cron {
+            if !names.insert(c.name.as_str()) || c.name.trim().is_empty() {
+                return Err(invalid(
+                    "scheduler.cron.name",
+                    &c.name,
+                    "a unique, non-empty name",
+                ));
+            }
+            if !CRON_TASKS.contains(&c.task.as_str()) {
+                return Err(invalid(
+                    format!("scheduler.cron.{}.task", c.name),
+                    &c.task,
+                    format!("one of {}", CRON_TASKS.join(", ")),
+                ));
+            }
+            crate::scheduler::parse_cron(&c.name, &c.schedule, &tz).map_err(|e| {
+                invalid(
+                    format!("scheduler.cron.{}.schedule", c.name),
+                    &c.schedule,
+                    e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The default calendar's zone (`UTC` without `[hours]`).
+    pub fn default_timezone(&self) -> String {
+        match &self.hours {
+            Some(h) if !h.timezone.is_empty() => h.timezone.clone(),
+            _ => "UTC".into(),
+        }
+    }
+
     fn validate(mut self) -> Result<Config, ConfigError> {
         if self.store.cache_mb == 0 || self.store.cache_mb > 65_536 {
             return Err(invalid(
@@ -788,6 +1045,7 @@ impl Config {
                 "a share of the target above 0 and at most 1 (e.g. 0.75)",
             ));
         }
+        self.validate_clock()?;
         if self.triage.default_capacity == 0 || self.triage.default_capacity > 1000 {
             return Err(invalid(
                 "triage.default_capacity",

@@ -202,12 +202,29 @@ impl App {
         let rules = self.ingest_rules();
         let business = self.config.business.name.clone();
         let parked = self.cannot_send(channel);
+        // When closed with a closed-hours reply configured, the clock answers
+        // (naming the next opening) instead of the acknowledgement.
+        let clock_closed = {
+            let st = self.clock_state();
+            let ar = &st.settings.autoreply;
+            ar.channel
+                .get(channel)
+                .and_then(|o| o.when_closed)
+                .unwrap_or(ar.when_closed)
+                && !st.calendar(channel, None).is_open(self.clock.now())
+        };
         let outcomes = self
             .store
             .write(move |tx| {
                 let mut out = Vec::with_capacity(mails.len());
                 for m in mails {
-                    out.push(store_one(tx, &ch, &rules, &business, &parked, m)?);
+                    out.push(store_one(
+                        tx,
+                        &ch,
+                        &rules,
+                        (&business, &parked, clock_closed),
+                        m,
+                    )?);
                 }
                 if let Some((key, c)) = &cursor {
                     tx.put_cursor(key, c)?;
@@ -352,8 +369,7 @@ fn store_one(
     tx: &mut Tx<'_>,
     ch: &EmailChannel,
     rules: &IngestRules,
-    business: &str,
-    parked: &Option<String>,
+    (business, parked, clock_closed): (&str, &Option<String>, bool),
     m: PreparedMail,
 ) -> Result<MailOutcome, StoreError> {
     match m {
@@ -444,8 +460,18 @@ fn store_one(
                     // Only a reply address: the author stays `From`.
                     tx.put_cursor(&reply_to_key(outcome.conversation), rt)?;
                 }
-                if outcome.new_conversation && ch.acknowledge {
+                let last = tx.last_auto_reply(&ch.name, &sender)?;
+                if no_auto_reply_reason(ch, &parsed, last, tx.now()).is_some() {
+                    // Automated mail (or a sender answered moments ago) never
+                    // gets an automatic reply from the clock either.
+                    tx.put_cursor(&super::hours::noauto_key(outcome.message), &"1".to_string())?;
+                } else if outcome.new_conversation && ch.acknowledge && !clock_closed {
                     acknowledge(tx, ch, business, parked, &parsed, &sender, outcome)?;
+                    super::hours::note_auto_reply(tx, outcome.conversation)?;
+                } else if clock_closed {
+                    // The clock's reply counts in the sender's window too.
+                    let now = tx.now();
+                    tx.set_last_auto_reply(&ch.name, &sender, now)?;
                 }
             }
             Ok(MailOutcome::Stored(outcome))

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod canned;
 pub mod conversations;
 pub mod email;
+pub mod hours;
 pub mod inbound;
 pub mod mailboxes;
 pub mod perm;
@@ -86,6 +87,8 @@ pub struct App {
     pub search_index: std::sync::OnceLock<Arc<crate::index::SearchIndex>>,
     /// The triage rules in force and the routing wake-up.
     pub triage: triage::Engine,
+    /// Calendars, auto-replies, follow-ups and the scheduler.
+    pub hours: hours::Hours,
 }
 
 impl App {
@@ -109,6 +112,7 @@ impl App {
             connectors: std::sync::RwLock::new(social::entries(&config)),
             search_index: std::sync::OnceLock::new(),
             triage: triage::Engine::default(),
+            hours: hours::Hours::new(&config),
             disabled: std::sync::RwLock::new(std::collections::BTreeSet::new()),
             config,
         }

@@ -27,6 +27,8 @@ pub enum Perm {
     ManageChannels,
     /// Edit, simulate and restore the triage rules.
     ManageRules,
+    /// Business hours, auto-replies, follow-ups and scheduled jobs.
+    ManageHours,
 }
 
 impl Caller {
@@ -61,7 +63,7 @@ impl Caller {
                             Ok(())
                         }
                     }
-                    Perm::ManageTeams | Perm::ManageRules => {
+                    Perm::ManageTeams | Perm::ManageRules | Perm::ManageHours => {
                         if matches!(u.role, Role::Admin | Role::Supervisor) {
                             Ok(())
                         } else {

@@ -39,10 +39,10 @@ const BATCH: usize = 1000;
 /// Unassigned conversations looked at per hand-out pass.
 const DRAIN: usize = 200;
 
-fn record_key(c: ConversationId) -> String {
+pub(crate) fn record_key(c: ConversationId) -> String {
     format!("triage\x1f{c}")
 }
-fn agent_key(u: UserId) -> String {
+pub(crate) fn agent_key(u: UserId) -> String {
     format!("agent\x1f{u}")
 }
 fn team_key(t: TeamId) -> String {
@@ -53,7 +53,7 @@ fn version_key(v: u32) -> String {
 }
 
 /// A stored JSON value (tolerant of fields added later).
-fn get_json<T: serde::de::DeserializeOwned + Default>(
+pub(crate) fn get_json<T: serde::de::DeserializeOwned + Default>(
     r: &impl CursorRead,
     key: &str,
 ) -> Result<T, StoreError> {
@@ -61,7 +61,7 @@ fn get_json<T: serde::de::DeserializeOwned + Default>(
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default())
 }
-fn put_json<T: Serialize>(tx: &mut Tx<'_>, key: &str, v: &T) -> Result<(), StoreError> {
+pub(crate) fn put_json<T: Serialize>(tx: &mut Tx<'_>, key: &str, v: &T) -> Result<(), StoreError> {
     let s = serde_json::to_string(v).unwrap_or_default();
     tx.put_cursor(key, &s)
 }
@@ -114,6 +114,10 @@ pub struct TriageRecord {
     pub overridden: Option<String>,
     /// Automatic escalations already made (`sla`, `p1`), once each.
     pub escalations: Vec<String>,
+    /// Since when the SLA clock is stopped (pending on the customer).
+    pub sla_paused_at: Option<Ts>,
+    /// SLA alerts already raised (`first_response:warning`...), once each.
+    pub alerts: Vec<String>,
 }
 
 /// An agent's routing profile.
@@ -212,6 +216,14 @@ pub(crate) fn note_first_response(
         conv.sla_due_at = rec.resolution_due;
     }
     Ok(())
+}
+
+/// A satisfaction answer counts in the agent's CSAT (called in the writer).
+pub(crate) fn note_csat(tx: &mut Tx<'_>, user: UserId, csat: u8) -> Result<(), StoreError> {
+    let mut p: AgentProfile = get_json(tx, &agent_key(user))?;
+    p.csat_count += 1;
+    p.csat_sum += u32::from(csat);
+    put_json(tx, &agent_key(user), &p)
 }
 
 /// An agent's availability (in the writer).
@@ -364,6 +376,8 @@ struct Facts {
     routing: bool,
     open_now: bool,
     capacity: u32,
+    /// The calendars in force (SLA due times count business time).
+    clock: Arc<super::hours::ClockState>,
 }
 
 impl Facts {
@@ -376,10 +390,9 @@ impl Facts {
 }
 
 impl App {
-    /// Whether the business is open at `now`. Business-hours calendars come
-    /// with the scheduler; until then the clock is 24/7.
-    pub fn open_now(&self, _now: Ts) -> bool {
-        true
+    /// Whether the business is open at `now` (the default calendar).
+    pub fn open_now(&self, now: Ts) -> bool {
+        self.clock_state().default.is_open(now)
     }
 
     fn facts(&self) -> Facts {
@@ -403,6 +416,7 @@ impl App {
             routing: self.config.triage.routing,
             open_now: self.open_now(self.clock.now()),
             capacity: self.config.triage.default_capacity,
+            clock: self.clock_state(),
         }
     }
 }
@@ -524,7 +538,13 @@ fn plan(f: &Facts, g: &Gathered, active: &Active, roster: &mut Roster, seq: u64)
         .as_deref()
         .or(Some("general"))
         .and_then(|c| active.set.category(c))
-        .and_then(|c| triage::sla::due(Some(c), priority, g.vip, conv.created_at));
+        .and_then(|c| {
+            let team_name = team
+                .and_then(|t| roster.teams.iter().find(|x| x.id == t))
+                .map(|t| t.name.as_str());
+            let cal = f.clock.calendar(&conv.channel, team_name);
+            triage::sla::due(Some(c), priority, g.vip, conv.created_at, cal)
+        });
     let route = (f.routing && conv.assignee.is_none() && conv.status == Status::Open).then(|| {
         let req = RouteRequest {
             team,
@@ -737,6 +757,7 @@ impl App {
             .collect();
         let now = self.clock.now();
         let share = self.config.triage.escalate_at;
+        let clock = self.clock_state();
         let (rescore, escalate) = self
             .store
             .read(move |r| {
@@ -765,8 +786,18 @@ impl App {
                             && !rec.escalations.iter().any(|e| e == "sla")
                             && let Some(due) = rec.first_response_due
                         {
-                            let total = (due.0 - c.created_at.0).max(1) as f64;
-                            let used = (now.0 - c.created_at.0) as f64;
+                            // Shares of business time (the calendar's open hours).
+                            let team = match c.team {
+                                Some(t) => r.team(t)?.map(|t| t.name),
+                                None => None,
+                            };
+                            let cal = clock.calendar(&c.channel, team.as_deref());
+                            let total = cal.business_between(c.created_at, due).max(1) as f64;
+                            let used = if now.0 >= due.0 {
+                                total
+                            } else {
+                                cal.business_between(c.created_at, now) as f64
+                            };
                             if used / total >= share {
                                 let left = due.0 - now.0;
                                 let reason = if left > 0 {
@@ -1542,7 +1573,7 @@ fn assign_routed(
 
 /// Move a conversation to another tier. When its agent works below the new
 /// tier, it goes back to the queue to be routed to someone who can take it.
-fn change_tier(
+pub(crate) fn change_tier(
     tx: &mut Tx<'_>,
     id: ConversationId,
     tier: u8,

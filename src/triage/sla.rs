@@ -7,10 +7,10 @@
 //! instant: a P1 conversation halves both targets, a VIP contact halves
 //! both, and the two together leave a quarter ([`TIGHTEN`] per factor).
 //!
-//! Due times are counted 24/7 for now: `due = from + target`. Business-hours
-//! calendars (targets that only run while the business is open) come later
-//! with the scheduler issue. Like the rest of `triage`, this is pure: no
-//! clock reads, no I/O.
+//! Targets count business time: `due` is the instant when `target` of the
+//! calendar's open time has passed since `from` (a 24/7 calendar gives
+//! `from + target`). Like the rest of `triage`, this is pure: no clock
+//! reads, no I/O.
 
 use super::model::Category;
 use crate::domain::{Priority, Ts};
@@ -202,8 +202,14 @@ pub struct SlaDue {
 /// None without a category, or when the category's targets do not parse
 /// (rule sets are validated when they are compiled, not here). P1 halves
 /// both targets, VIP halves both, P1 and VIP together leave a quarter.
-/// Counted 24/7 (see the module docs).
-pub fn due(category: Option<&Category>, priority: Priority, vip: bool, from: Ts) -> Option<SlaDue> {
+/// Counted in `cal`'s business time (see the module docs).
+pub fn due(
+    category: Option<&Category>,
+    priority: Priority,
+    vip: bool,
+    from: Ts,
+    cal: &crate::clock::Calendar,
+) -> Option<SlaDue> {
     let category = category?;
     let first = parse_duration(&category.first_response).ok()?;
     let resolution = parse_duration(&category.resolution).ok()?;
@@ -232,8 +238,10 @@ pub fn due(category: Option<&Category>, priority: Priority, vip: bool, from: Ts)
         ));
     }
     Some(SlaDue {
-        first_response: from.plus_ms(first),
-        resolution: from.plus_ms(resolution),
+        first_response: cal.add_business(from, first).unwrap_or(from.plus_ms(first)),
+        resolution: cal
+            .add_business(from, resolution)
+            .unwrap_or(from.plus_ms(resolution)),
         reasons,
     })
 }
@@ -241,6 +249,7 @@ pub fn due(category: Option<&Category>, priority: Priority, vip: bool, from: Ts)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Calendar;
     use proptest::prelude::*;
 
     fn category(first: &str, resolution: &str) -> Category {
@@ -346,7 +355,14 @@ mod tests {
     fn due_from_category_targets() {
         let cat = category("1h", "1d");
         let from = Ts(1_000_000);
-        let d = due(Some(&cat), Priority::P3, false, from).unwrap();
+        let d = due(
+            Some(&cat),
+            Priority::P3,
+            false,
+            from,
+            &Calendar::always_open(),
+        )
+        .unwrap();
         assert_eq!(d.first_response, Ts(1_000_000 + HOUR));
         assert_eq!(d.resolution, Ts(1_000_000 + DAY));
         assert_eq!(
@@ -359,7 +375,14 @@ mod tests {
     fn p1_and_vip_each_halve_and_together_quarter() {
         let cat = category("1h", "1d");
         let from = Ts(0);
-        let p1 = due(Some(&cat), Priority::P1, false, from).unwrap();
+        let p1 = due(
+            Some(&cat),
+            Priority::P1,
+            false,
+            from,
+            &Calendar::always_open(),
+        )
+        .unwrap();
         assert_eq!(
             (p1.first_response, p1.resolution),
             (Ts(30 * MIN), Ts(12 * HOUR))
@@ -372,14 +395,28 @@ mod tests {
                 "tightened: first response 30m, resolution 12h",
             ]
         );
-        let vip = due(Some(&cat), Priority::P2, true, from).unwrap();
+        let vip = due(
+            Some(&cat),
+            Priority::P2,
+            true,
+            from,
+            &Calendar::always_open(),
+        )
+        .unwrap();
         assert_eq!(
             (vip.first_response, vip.resolution),
             (Ts(30 * MIN), Ts(12 * HOUR))
         );
         assert!(vip.reasons.contains(&"VIP: targets halved".to_string()));
         assert!(!vip.reasons.iter().any(|r| r.starts_with("P1")));
-        let both = due(Some(&cat), Priority::P1, true, from).unwrap();
+        let both = due(
+            Some(&cat),
+            Priority::P1,
+            true,
+            from,
+            &Calendar::always_open(),
+        )
+        .unwrap();
         assert_eq!(
             (both.first_response, both.resolution),
             (Ts(15 * MIN), Ts(6 * HOUR))
@@ -394,20 +431,35 @@ mod tests {
             ]
         );
         for p in [Priority::P2, Priority::P3, Priority::P4] {
-            let d = due(Some(&cat), p, false, from).unwrap();
+            let d = due(Some(&cat), p, false, from, &Calendar::always_open()).unwrap();
             assert_eq!((d.first_response, d.resolution), (Ts(HOUR), Ts(DAY)));
         }
     }
 
     #[test]
     fn due_needs_a_category_with_valid_targets() {
-        assert_eq!(due(None, Priority::P1, true, Ts(0)), None);
         assert_eq!(
-            due(Some(&category("soon", "1d")), Priority::P2, false, Ts(0)),
+            due(None, Priority::P1, true, Ts(0), &Calendar::always_open()),
             None
         );
         assert_eq!(
-            due(Some(&category("1h", "0m")), Priority::P2, false, Ts(0)),
+            due(
+                Some(&category("soon", "1d")),
+                Priority::P2,
+                false,
+                Ts(0),
+                &Calendar::always_open()
+            ),
+            None
+        );
+        assert_eq!(
+            due(
+                Some(&category("1h", "0m")),
+                Priority::P2,
+                false,
+                Ts(0),
+                &Calendar::always_open()
+            ),
             None
         );
         let d = due(
@@ -415,6 +467,7 @@ mod tests {
             Priority::P4,
             false,
             Ts(5),
+            &Calendar::always_open(),
         )
         .unwrap();
         assert_eq!(

@@ -151,8 +151,8 @@ pub(super) fn tz(app: &AppState, s: &Session) -> jiff::tz::TimeZone {
             app.config
                 .hours
                 .as_ref()
-                .and_then(|h| h.get("timezone"))
-                .and_then(|v| v.as_str())
+                .map(|h| h.timezone.as_str())
+                .filter(|t| !t.is_empty())
         })
         .and_then(|name| jiff::tz::TimeZone::get(name).ok())
         .unwrap_or(jiff::tz::TimeZone::UTC)
