@@ -315,11 +315,12 @@ pub struct CronConfig {
     pub name: String,
     /// Five fields (`0 8 * * 1-5`) or six with seconds, in `[hours] timezone`.
     pub schedule: String,
-    /// `digest`, `sla_sweep` or `housekeeping`.
+    /// `digest` (open/pending counts and CSAT, shown on Admin → Business
+    /// hours) or `sla_sweep` (check SLA warnings and breaches now).
     pub task: String,
 }
 
-pub const CRON_TASKS: &[&str] = &["digest", "sla_sweep", "housekeeping"];
+pub const CRON_TASKS: &[&str] = &["digest", "sla_sweep"];
 
 /// `[scheduler]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
