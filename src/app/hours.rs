@@ -1229,6 +1229,15 @@ impl App {
         Ok(self.store.read(|r| get_json(r, SATISFACTION)).await?)
     }
 
+    /// The latest digest of a `digest` cron job, if one ran.
+    pub async fn clock_digest(&self, caller: &Caller) -> Result<Option<String>, AppError> {
+        caller.check(Perm::ManageHours, None)?;
+        Ok(self
+            .store
+            .read(|r| r.cursor::<String>("clock-digest"))
+            .await?)
+    }
+
     /// The survey of a conversation, if one was sent.
     pub async fn conversation_survey(
         &self,
