@@ -155,8 +155,23 @@ fn body(w: &World, method: &str, path: &str, foreign: bool) -> Option<String> {
         ("POST", "category", true) => r#"{"category":null}"#.into(),
         ("POST", "review", false) => "approve=0&reason=prueba".into(),
         ("POST", "review", true) => r#"{"approve":false,"reason":"prueba"}"#.into(),
+        ("POST", "schedule", false) => format!("text=hola&mode=reply&at={}", later().0),
+        ("POST", "schedule", true) => {
+            serde_json::json!({"text": "hola", "at": later().1}).to_string()
+        }
         _ => return None,
     })
+}
+
+/// A day from now: as a `datetime-local` value in UTC (the pages' zone
+/// here) and in RFC 3339.
+fn later() -> (String, String) {
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    let local = t
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    (local, t.to_string())
 }
 
 #[tokio::test]
@@ -448,5 +463,185 @@ async fn triage_administration_and_availability_for_every_role() {
         }
     }
     assert_eq!(checked, TRIAGE_ROUTES.len() * 4);
+    assert!(app.store.verify().unwrap().ok());
+}
+
+/// Who may use the business-hours, jobs and satisfaction routes: every
+/// staff member reads the satisfaction figures; admins, supervisors and
+/// auditors (read only) the settings and the preview; only admins and
+/// supervisors change them, list the jobs and cancel others' jobs.
+fn hours_policy(role: Role, method: &str, path: &str) -> Expect {
+    let manager = matches!(role, Role::Admin | Role::Supervisor);
+    if path == "/api/v1/satisfaction" {
+        return Expect::Allowed;
+    }
+    if method == "GET" && path != "/api/v1/jobs" {
+        return if role == Role::Agent {
+            Expect::Forbidden
+        } else {
+            Expect::Allowed
+        };
+    }
+    if manager {
+        Expect::Allowed
+    } else {
+        Expect::Forbidden
+    }
+}
+
+/// Every business-hours, jobs and satisfaction route, with a valid body.
+const HOURS_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/admin/hours"),
+    ("GET", "/admin/hours/preview"),
+    ("POST", "/admin/hours/calendar"),
+    ("POST", "/admin/hours/autoreply"),
+    ("POST", "/admin/hours/followup"),
+    ("POST", "/admin/hours/reset"),
+    ("POST", "/jobs/{id}/cancel"),
+    ("GET", "/api/v1/hours"),
+    ("PUT", "/api/v1/hours"),
+    ("GET", "/api/v1/hours/preview"),
+    ("GET", "/api/v1/satisfaction"),
+    ("GET", "/api/v1/jobs"),
+    ("POST", "/api/v1/jobs/{id}/cancel"),
+];
+
+fn hours_body(method: &str, path: &str) -> Option<String> {
+    Some(match (method, path) {
+        ("GET", _) => String::new(),
+        ("POST", "/admin/hours/calendar") => {
+            "timezone=Europe%2FMadrid&monday=09%3A00-14%3A00%2C+16%3A00-19%3A00&holidays=12-25"
+                .into()
+        }
+        ("POST", "/admin/hours/autoreply") => "when_closed=1&faq=1&window=12h".into(),
+        ("POST", "/admin/hours/followup") => "after=3+business+days&nps=1&link_valid=30d".into(),
+        ("POST", "/admin/hours/reset") => String::new(),
+        ("POST", "/jobs/{id}/cancel") => String::new(),
+        ("PUT", "/api/v1/hours") => serde_json::json!({
+            "hours": {"timezone": "Europe/Madrid", "monday": ["09:00-14:00"]},
+            "autoreply": {"when_closed": true},
+            "followup": {"after": "2h"},
+        })
+        .to_string(),
+        ("POST", "/api/v1/jobs/{id}/cancel") => String::new(),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn business_hours_jobs_and_satisfaction_for_every_role() {
+    let (w, own, _foreign, app) = world().await;
+    let admin = Caller::Staff(
+        app.store
+            .read(|r| r.user_by_email("admin@x.test"))
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let table = atalaya::web::route_table();
+    for (method, path) in HOURS_ROUTES {
+        assert!(
+            table.iter().any(|r| r.method == *method && r.path == *path),
+            "{method} {path} is not registered"
+        );
+    }
+    let routes: Vec<_> = table
+        .iter()
+        .filter(|r| {
+            [
+                "/admin/hours",
+                "/jobs",
+                "/api/v1/hours",
+                "/api/v1/jobs",
+                "/api/v1/satisfaction",
+            ]
+            .iter()
+            .any(|p| r.path.starts_with(p))
+        })
+        .collect();
+    for r in &routes {
+        assert!(
+            HOURS_ROUTES.contains(&(r.method, r.path.as_str())),
+            "{} {}: add it to HOURS_ROUTES with a body",
+            r.method,
+            r.path
+        );
+    }
+    let mut checked = 0;
+    for r in &routes {
+        for role in [Role::Admin, Role::Supervisor, Role::Agent, Role::Auditor] {
+            let body = hours_body(r.method, &r.path)
+                .unwrap_or_else(|| panic!("no body for {} {}", r.method, r.path));
+            // Each cancel gets a job of its own, scheduled by the admin.
+            let uri = if r.path.contains("{id}") {
+                let at = Ts::parse(&later().1).unwrap();
+                let job = app
+                    .schedule_reply(&admin, own, "hola", true, at)
+                    .await
+                    .unwrap();
+                r.path.replace("{id}", &job.id.to_string())
+            } else {
+                r.path.clone()
+            };
+            let mut req = Request::builder()
+                .method(r.method)
+                .uri(&uri)
+                .header(header::HOST, "inbox.test");
+            if r.access == Access::Bearer {
+                req = req
+                    .header(
+                        header::AUTHORIZATION,
+                        format!("Bearer {}", w.bearers[&role]),
+                    )
+                    .header(header::CONTENT_TYPE, "application/json");
+            } else {
+                let (cookie, csrf) = &w.sessions[&role];
+                req = req
+                    .header(header::COOKIE, cookie)
+                    .header("x-csrf-token", csrf)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            }
+            let resp = w
+                .router
+                .clone()
+                .oneshot(req.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = resp.status();
+            let full =
+                String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
+                    .into_owned();
+            let text = full.chars().take(300).collect::<String>();
+            let got = if status == StatusCode::FORBIDDEN {
+                Expect::Forbidden
+            } else if status.is_success() || status == StatusCode::SEE_OTHER {
+                Expect::Allowed
+            } else {
+                panic!(
+                    "{} {uri} as {role:?}: unexpected {status}: {text}",
+                    r.method
+                )
+            };
+            assert_eq!(
+                got,
+                hours_policy(role, r.method, &r.path),
+                "{} {uri} as {role:?}: {status} {text}",
+                r.method
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, HOURS_ROUTES.len() * 4);
+    // The survey is public: no session, no token needed to reach the page.
+    assert!(
+        table.iter().any(|r| r.path == "/survey/{token}"
+            && r.method == "GET"
+            && r.access == Access::Public)
+    );
+    assert!(
+        table.iter().any(|r| r.path == "/survey/{token}"
+            && r.method == "POST"
+            && r.access == Access::Public)
+    );
     assert!(app.store.verify().unwrap().ok());
 }

@@ -48,11 +48,16 @@ async fn every_route_enforces_its_declared_access() {
             "/events",
             "/account",
             "/admin",
+            "/jobs",
         ]
         .iter()
         .any(|p| r.path.starts_with(p))
         {
             assert_eq!(r.access, Access::Session, "{} {}", r.method, r.path);
+        }
+        // The survey link is the customer's capability: no session.
+        if r.path.starts_with("/survey/") {
+            assert_eq!(r.access, Access::Public, "{} {}", r.method, r.path);
         }
         let uri = r
             .path
@@ -61,8 +66,13 @@ async fn every_route_enforces_its_declared_access() {
             .replace("{v}", "1")
             .replace("{version}", "1")
             .replace("{*path}", "app.css")
-            .replace("{channel}", "shop");
-        let body = if r.method == "POST" { "{}" } else { "" };
+            .replace("{channel}", "shop")
+            .replace("{token}", "no-such-token");
+        let body = if matches!(r.method, "POST" | "PUT") {
+            "{}"
+        } else {
+            ""
+        };
         let req = Request::builder()
             .method(r.method)
             .uri(&uri)
@@ -103,6 +113,11 @@ async fn every_route_enforces_its_declared_access() {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}")
             }
             Access::Signed => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+            // An unknown survey link is a 404 page, without asking to sign in.
+            Access::Public if r.path.starts_with("/survey/") => {
+                assert_eq!(status, StatusCode::NOT_FOUND, "{what}");
+                assert!(!location.starts_with("/login?"), "{what}");
+            }
             Access::Public => {
                 assert!(
                     status != StatusCode::UNAUTHORIZED && !location.starts_with("/login?"),

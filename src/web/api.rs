@@ -45,6 +45,7 @@ pub fn routes() -> Routes {
             quarantine_resolve,
         )
         .merge(super::api_triage::routes())
+        .merge(super::api_hours::routes())
         .map(|r| r.fallback(|| async { WebError::new(StatusCode::NOT_FOUND, "no such API route") }))
 }
 

@@ -2,6 +2,7 @@
 //! Handlers stay thin: extract, call an `app` operation, render.
 
 mod api;
+mod api_hours;
 mod api_triage;
 mod assets;
 pub mod demo;

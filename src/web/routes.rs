@@ -5,7 +5,7 @@
 use super::AppState;
 use axum::Router;
 use axum::handler::Handler;
-use axum::routing::{MethodRouter, get, options, post};
+use axum::routing::{MethodRouter, get, options, post, put};
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,15 @@ impl Routes {
         h: H,
     ) -> Self {
         self.add("POST", path, access, post(h))
+    }
+
+    pub fn put<H: Handler<T, AppState>, T: 'static>(
+        self,
+        path: &str,
+        access: Access,
+        h: H,
+    ) -> Self {
+        self.add("PUT", path, access, put(h))
     }
 
     pub fn options<H: Handler<T, AppState>, T: 'static>(

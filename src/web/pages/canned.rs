@@ -25,10 +25,17 @@ async fn render(
 ) -> Response {
     let tz = tz(app, s);
     let ctx = ctx(app, s, &tz);
+    let faq = match app.faq_entries().await {
+        Ok(entries) => entries
+            .into_iter()
+            .map(|e| (e.canned, e.phrases))
+            .collect::<HashMap<u64, Vec<String>>>(),
+        Err(e) => return error_page(app, s, e),
+    };
     match app.canned_list(&Caller::Staff(s.user.clone())).await {
         Ok(items) => {
             let editing = edit.and_then(|id| items.iter().find(|c| c.id == id));
-            let body = html! { (views::topbar(&ctx)) (views::canned::page(&ctx, &items, editing, flash.as_deref())) };
+            let body = html! { (views::topbar(&ctx)) (views::canned::page(&ctx, &items, editing, flash.as_deref(), &faq)) };
             html_page(status, views::layout(&ctx, ctx.t(T::CannedResponses), body))
         }
         Err(e) => error_page(app, s, e),
@@ -53,13 +60,32 @@ pub(super) async fn save(
         tags: get("tags"),
         shared: f.contains_key("shared"),
     };
-    match app
-        .canned_save(&Caller::Staff(s.user.clone()), id, input)
-        .await
-    {
-        Ok(_) => Redirect::to("/canned").into_response(),
+    let caller = Caller::Staff(s.user.clone());
+    let shared = input.shared;
+    let mut edit = id;
+    let saved = match app.canned_save(&caller, id, input).await {
+        // The automatic answer's phrases (the field is only on the form of
+        // those who may set them), saved with the response; empty clears
+        // them. Only shared responses can be automatic answers.
+        Ok(c) => {
+            edit = Some(c.id);
+            match f.get("faq") {
+                Some(phrases) if shared => {
+                    app.set_faq(&caller, c.id, views::hours::split_list(phrases))
+                        .await
+                }
+                Some(phrases) if !phrases.trim().is_empty() => Err(AppError::Invalid(
+                    crate::web::i18n::t(s.lang, T::FaqSharedOnly).into(),
+                )),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(()) => Redirect::to("/canned").into_response(),
         Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
-            render(&app, &s, id, Some(e.to_string()), StatusCode::BAD_REQUEST).await
+            render(&app, &s, edit, Some(e.to_string()), StatusCode::BAD_REQUEST).await
         }
         Err(e) => error_page(&app, &s, e),
     }

@@ -95,9 +95,12 @@ pub(super) async fn render_conversation(
         };
         let teams = app.teams().await?;
         let record = app.triage_record(&caller, c.id).await?;
+        let jobs = app.conversation_jobs(&caller, c.id).await?;
+        let survey = app.conversation_survey(&caller, c.id).await?;
         let side = html! {
             (cv::side(&ctx, &p, &kind_of, html! {
                 (views::triage::panel(&ctx, &p, &record, cats, read_only))
+                (views::clock::conversation_card(&ctx, c.id, &jobs, survey.as_ref(), view.as_str()))
                 @if !read_only { (cv::actions(&ctx, &p, &users, &teams)) }
                 (views::canned::suggestions(&ctx, c.id, &suggested))
             }))
@@ -202,7 +205,7 @@ where
 }
 
 /// Why a multipart reply form could not be read.
-enum Upload {
+pub(super) enum Upload {
     /// Over the body limit.
     TooLarge,
     Bad,
@@ -210,7 +213,7 @@ enum Upload {
 
 /// A `multipart/form-data` reply form: its fields and its files (file
 /// inputs left empty are skipped).
-async fn read_multipart(
+pub(super) async fn read_multipart(
     mut mp: axum::extract::Multipart,
 ) -> Result<(HashMap<String, String>, Vec<NewAttachment>), Upload> {
     let failed = |status: StatusCode| {

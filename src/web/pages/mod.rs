@@ -25,11 +25,14 @@ mod auth;
 mod canned;
 mod conversation;
 mod events;
+mod hours;
 mod inbox;
 mod mail;
 mod search;
+mod survey;
 mod triage;
 
+pub(super) use hours::preview_of as hours_preview;
 pub(super) use search::api as search_api;
 
 pub(super) type Q = Query<HashMap<String, String>>;
@@ -138,23 +141,36 @@ pub fn routes() -> Routes {
         .get("/canned", Session, canned::page)
         .post("/canned", Session, canned::save)
         .post("/canned/{id}/delete", Session, canned::delete)
+        .get("/admin/hours", Session, hours::page)
+        .get("/admin/hours/preview", Session, hours::preview)
+        .post("/admin/hours/calendar", Session, hours::save_calendar)
+        .post("/admin/hours/autoreply", Session, hours::save_autoreply)
+        .post("/admin/hours/followup", Session, hours::save_followup)
+        .post("/admin/hours/reset", Session, hours::reset)
+        .post("/jobs/{id}/cancel", Session, hours::cancel_job)
+        .post("/conversations/{id}/schedule", Session, hours::schedule)
+        // The survey's token in the URL is the customer's capability.
+        .get("/survey/{token}", Public, survey::page)
+        .post("/survey/{token}", Public, survey::submit)
         .map(|r| r.layer(axum::middleware::from_fn(session::security_headers)))
         .merge(Routes::default().get("/static/{*path}", Public, super::assets::static_file))
 }
 
-/// The user's time zone, else the business's (`[hours] timezone`), else UTC.
+/// The user's time zone, else the business's (the business hours in force:
+/// saved in Admin → Business hours, else `[hours] timezone`), else UTC.
 pub(super) fn tz(app: &AppState, s: &Session) -> jiff::tz::TimeZone {
+    let business = app
+        .clock_state()
+        .settings
+        .hours
+        .as_ref()
+        .map(|h| h.timezone.clone())
+        .filter(|t| !t.is_empty());
     s.prefs
         .tz
         .as_deref()
-        .or_else(|| {
-            app.config
-                .hours
-                .as_ref()
-                .map(|h| h.timezone.as_str())
-                .filter(|t| !t.is_empty())
-        })
         .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+        .or_else(|| business.and_then(|name| jiff::tz::TimeZone::get(&name).ok()))
         .unwrap_or(jiff::tz::TimeZone::UTC)
 }
 

@@ -4,12 +4,14 @@ use super::Ctx;
 use crate::domain::{CannedResponse, ConversationId, Role};
 use crate::web::i18n::T;
 use maud::{Markup, html};
+use std::collections::HashMap;
 
 pub fn page(
     ctx: &Ctx,
     items: &[CannedResponse],
     editing: Option<&CannedResponse>,
     flash: Option<&str>,
+    faq: &HashMap<u64, Vec<String>>,
 ) -> Markup {
     let can_share = ctx
         .user
@@ -31,7 +33,15 @@ pub fn page(
                             tr {
                                 td { code { "/" (c.shortcut) } }
                                 td { strong { (c.title) } br; small class="muted" { (c.body.chars().take(120).collect::<String>()) } }
-                                td { @for t in &c.tags { span class="tag" { (t) } " " } }
+                                td {
+                                    @for t in &c.tags { span class="tag" { (t) } " " }
+                                    @if let Some(p) = faq.get(&c.id) {
+                                        div class="faq" title=(ctx.t(T::FaqPhrases)) {
+                                            small class="muted" { "🕓 " (ctx.t(T::FaqWhenClosed)) ": " }
+                                            @for ph in p { span class="tag faq-phrase" { (ph) } " " }
+                                        }
+                                    }
+                                }
                                 td { (ctx.t(if c.owner.is_none() { T::SharedWithTeam } else { T::Personal })) }
                                 td {
                                     @if mine(c) {
@@ -59,6 +69,12 @@ pub fn page(
                     label class="field" { (ctx.t(T::Tags)) input name="tags" value=[editing.map(|e| e.tags.join(", "))]; }
                     @if can_share {
                         label { input type="checkbox" name="shared" value="1" checked[editing.is_none_or(|e| e.owner.is_none())]; " " (ctx.t(T::SharedWithTeam)) }
+                        label class="field" { (ctx.t(T::FaqWhenClosed))
+                            textarea name="faq" rows="2" maxlength="2000" placeholder=(ctx.t(T::FaqPlaceholder)) {
+                                (editing.and_then(|e| faq.get(&e.id)).map(|p| p.join(", ")).unwrap_or_default())
+                            }
+                            small { (ctx.t(T::FaqHelp)) }
+                        }
                     }
                     button class="btn primary" type="submit" { (ctx.t(T::Save)) }
                 }

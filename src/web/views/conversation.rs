@@ -134,7 +134,7 @@ fn event_line(ctx: &Ctx, p: &ConversationPage, cats: &[Category], e: &Event) -> 
             delivery_label(ctx, Delivery::Failed),
             detail.as_deref().unwrap_or("")
         )),
-        _ => None,
+        _ => super::clock::event_line(ctx, &who, e),
     }
 }
 
@@ -257,8 +257,36 @@ pub fn reply_box(
                 }
                 div class="toolbar" {
                     span class="hint muted" { span class="kbd" { "r" } " " span class="kbd" { "n" } " " span class="kbd" { "?" } }
+                    (send_later(ctx, id, view))
                     button class="btn primary" type="submit" { (ctx.t(T::Send)) }
                 }
+            }
+        }
+    }
+}
+
+/// "Send later": a date and time in the user's zone and a button that posts
+/// the reply form (text and public/private choice) to the schedule route,
+/// without files and without scripts.
+fn send_later(ctx: &Ctx, id: ConversationId, view: &str) -> Markup {
+    let zone = ctx.tz.iana_name().unwrap_or("UTC");
+    let min = ctx
+        .now
+        .to_jiff()
+        .to_zoned_datetime(ctx.tz.clone())
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string();
+    html! {
+        details class="later" id="send-later" {
+            summary class="btn sm ghost" { "🕓 " (ctx.t(T::SendLater)) }
+            div class="later-box" {
+                label for="later-at" { (ctx.t(T::SendAt)) " " small class="muted" { "(" (zone) ")" } }
+                input type="datetime-local" id="later-at" name="at" min=(min);
+                button class="btn sm" type="submit" formaction=(format!("/conversations/{id}/schedule?view={view}"))
+                    formenctype="application/x-www-form-urlencoded" data-action="schedule" {
+                    (ctx.t(T::Schedule))
+                }
+                small class="muted" { (ctx.t(T::SendLaterHint)) }
             }
         }
     }

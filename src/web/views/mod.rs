@@ -1,9 +1,12 @@
 //! Pure maud views: data in, markup out. Every string comes from the catalog.
 
 pub mod canned;
+pub mod clock;
 pub mod conversation;
+pub mod hours;
 pub mod inbox;
 pub mod login;
+pub mod survey;
 pub mod triage;
 
 use super::i18n::{Lang, T, t};
@@ -201,7 +204,9 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                             a href="/admin/teams" { (ctx.t(T::Teams)) }
                             a href="/admin/agents" { (ctx.t(T::Agents)) }
                             a href="/admin/triage" { (ctx.t(T::TriageRules)) }
+                            a href="/admin/hours" { (ctx.t(T::BusinessHours)) }
                         }
+                        @if u.role == Role::Auditor { a href="/admin/hours" { (ctx.t(T::BusinessHours)) } }
                         @if u.role == crate::domain::Role::Admin { a href="/admin/status" { (ctx.t(T::SystemStatus)) } a href="/admin/channels" { (ctx.t(T::Channels)) } a href="/admin/quarantine" { (ctx.t(T::Quarantine)) } }
                         a href="/account/prefs" { (ctx.t(T::Preferences)) }
                         a href="/account/password" { (ctx.t(T::ChangePassword)) }

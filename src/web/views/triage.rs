@@ -54,12 +54,17 @@ fn prio_class(p: &str) -> String {
     format!("prio {}", p.to_lowercase())
 }
 
-/// "in 45 min" / "overdue by 10 min" with the urgency class.
-fn countdown(ctx: &Ctx, due: Ts) -> Markup {
+/// "in 45 min" / "overdue by 10 min" with the urgency class: a warning
+/// once the SLA check raised one (`warned`) or within 15 minutes; stopped
+/// while the conversation waits on the customer (`paused`).
+fn countdown(ctx: &Ctx, due: Ts, warned: bool, paused: bool) -> Markup {
+    if paused {
+        return html! { span class="sla paused" { (ctx.t(T::SlaPausedShort)) } };
+    }
     let (text, over) = ctx.until(due);
     let class = if over {
         "sla breach"
-    } else if due.0 - ctx.now.0 < 15 * 60_000 {
+    } else if warned || due.0 - ctx.now.0 < 15 * 60_000 {
         "sla warn"
     } else {
         "sla"
@@ -80,6 +85,8 @@ pub fn panel(
     let c = &v.conv;
     let id = c.id;
     let decided = rec.at.0 > 0;
+    let warned = |target: &str| rec.alerts.iter().any(|a| a == &format!("{target}:warning"));
+    let paused = rec.sla_paused_at.is_some();
     let routed = rec.routed_to.map(|u| {
         p.names
             .get(&u)
@@ -125,7 +132,7 @@ pub fn panel(
                         dd {
                             time datetime=(due.rfc3339()) { (ctx.when(due)) } br;
                             @if c.first_response_at.is_some() { span class="sla" { (ctx.t(T::Answered)) } }
-                            @else { (countdown(ctx, due)) }
+                            @else { (countdown(ctx, due, warned("first_response"), paused)) }
                         }
                     }
                     @if let Some(due) = rec.resolution_due {
@@ -133,7 +140,7 @@ pub fn panel(
                         dd {
                             time datetime=(due.rfc3339()) { (ctx.when(due)) } br;
                             @if c.status == Status::Resolved { span class="sla" { (status_label(ctx, Status::Resolved)) } }
-                            @else { (countdown(ctx, due)) }
+                            @else { (countdown(ctx, due, warned("resolution"), paused)) }
                         }
                     }
                     dt { (ctx.t(T::SentimentLabel)) }
