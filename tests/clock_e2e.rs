@@ -114,16 +114,14 @@ async fn outgoing(server: &Server, token: &str, conv: u64) -> Vec<Value> {
         server,
         token,
         "GET",
-        &format!("/conversations/{conv}/messages"),
+        &format!("/conversations/{conv}"),
         None,
     )
     .await;
-    let items = v["items"]
+    v["messages"]
         .as_array()
-        .or_else(|| v.as_array())
         .cloned()
-        .unwrap_or_default();
-    items
+        .unwrap_or_default()
         .into_iter()
         .filter(|m| m["direction"] == "out")
         .collect()

@@ -221,6 +221,18 @@ async fn detail(
         None => None,
     };
     v["triage"] = super::api_triage::triage_json(&d.view.conv, &rec, routed.as_ref());
+    // The satisfaction survey, once sent (with the answer when given).
+    v["survey"] = match app.conversation_survey(&caller, id).await? {
+        Some(s) => json!({
+            "sent_at": s.created.rfc3339(),
+            "language": s.language,
+            "answered_at": s.answer.as_ref().map(|a| a.at.rfc3339()),
+            "csat": s.answer.as_ref().map(|a| a.csat),
+            "nps": s.answer.as_ref().and_then(|a| a.nps),
+            "comment": s.answer.as_ref().map(|a| a.comment.clone()),
+        }),
+        None => Value::Null,
+    };
     Ok(Json(v))
 }
 
