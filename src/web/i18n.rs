@@ -411,6 +411,7 @@ catalog! {
     Saturday => "Sábado", "Saturday";
     Sunday => "Domingo", "Sunday";
     RangesHelp => "Tramos como 09:00-14:00, 16:00-19:00 separados por comas; vacío: cerrado ese día.", "Ranges like 09:00-14:00, 16:00-19:00, comma-separated; empty: closed that day.";
+    ClosedDay => "cerrado", "closed";
     Holidays => "Festivos", "Holidays";
     HolidaysHelp => "Uno por línea: AAAA-MM-DD (una vez) o MM-DD (cada año).", "One per line: YYYY-MM-DD (once) or MM-DD (every year).";
     IcalUpload => "Añadir festivos de un archivo iCal (.ics)", "Add holidays from an iCal file (.ics)";

@@ -184,8 +184,8 @@ pub fn conversation_card(
                         li id=(format!("cjob-{}", j.id)) {
                             strong { (kind_label(ctx, &j.kind)) }
                             " " time datetime=(j.due.rfc3339()) { (ctx.when(j.due)) }
-                            @if j.kind == "scheduled_reply" { br; small class="muted" { (job_detail(ctx, j)) } }
                             @if may_cancel(ctx, j) { (cancel_form(ctx, j, &next)) }
+                            @if j.kind == "scheduled_reply" { small class="muted" { (job_detail(ctx, j)) } }
                         }
                     }
                 }

@@ -373,7 +373,7 @@ pub fn week_chart(ctx: &Ctx, cal: &Calendar, now: Ts) -> Markup {
                 }
                 @for (i, day) in week.iter().enumerate() {
                     @let y = i as u32 * ROW;
-                    text class="day" x="0" y=(y + 11) { (ctx.t(DAY_KEYS[i]).chars().take(3).collect::<String>()) }
+                    text class="wd" x="0" y=(y + 11) { (ctx.t(DAY_KEYS[i]).chars().take(3).collect::<String>()) }
                     rect class="track" x=(LEFT) y=(y + 3) width="240" height="10" rx="2" {}
                     @for r in day {
                         @let x = LEFT + u32::from(r.start) / 6;
@@ -422,7 +422,7 @@ fn calendar_form(ctx: &Ctx, pg: &HoursPage, ro: bool) -> Markup {
                 div class="days" {
                     @for (i, d) in DAYS.iter().enumerate() {
                         label class="field" { (ctx.t(DAY_KEYS[i]))
-                            input name=(d) value=(c.days[i]) placeholder="09:00-14:00, 16:00-19:00";
+                            input name=(d) value=(c.days[i]) placeholder=(ctx.t(T::ClosedDay));
                         }
                     }
                 }

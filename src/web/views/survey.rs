@@ -40,13 +40,7 @@ fn shell(lang: Lang, business: &str, body: Markup) -> Markup {
     }
 }
 
-const FACES: [(&str, T); 5] = [
-    ("😞", T::Csat1),
-    ("🙁", T::Csat2),
-    ("😐", T::Csat3),
-    ("🙂", T::Csat4),
-    ("😄", T::Csat5),
-];
+const LABELS: [T; 5] = [T::Csat1, T::Csat2, T::Csat3, T::Csat4, T::Csat5];
 
 pub fn page(lang: Lang, business: &str, token: &str, state: State) -> Markup {
     let tr = |k: T| t(lang, k);
@@ -63,11 +57,11 @@ pub fn page(lang: Lang, business: &str, token: &str, state: State) -> Markup {
             form method="post" action=(format!("/survey/{token}")) id="survey-form" {
                 fieldset class="scale csat" {
                     legend { (tr(T::SurveyCsatLegend)) }
-                    @for (i, (face, label)) in FACES.iter().enumerate() {
+                    @for (i, label) in LABELS.iter().enumerate() {
                         @let v = i as u8 + 1;
                         label {
                             input type="radio" name="csat" value=(v) required checked[csat == Some(v)];
-                            span class="face" aria-hidden="true" { (face) }
+                            span class="face" aria-hidden="true" { (v) }
                             span class="lbl" { (tr(*label)) }
                         }
                     }
