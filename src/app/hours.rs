@@ -641,7 +641,7 @@ impl App {
                 let Some(e) = faq_match(&entries, &text) else {
                     return Ok(None);
                 };
-                let Some(c) = r.canned(e.canned)? else {
+                let Some(c) = r.canned(e.canned)?.filter(|c| c.owner.is_none()) else {
                     return Ok(None);
                 };
                 Ok(render_faq(&c.body, "", &business, 0))
@@ -678,7 +678,7 @@ impl App {
                         "no canned response {canned}"
                     ))));
                 };
-                if c.owner.is_some() {
+                if c.owner.is_some() && !phrases.is_empty() {
                     return Ok(Err(AppError::Invalid(
                         "only shared canned responses can be automatic answers".into(),
                     )));
@@ -1621,7 +1621,9 @@ fn auto_reply(
     } else {
         let entries: Vec<FaqEntry> = get_json(tx, FAQ)?;
         match faq_match(&entries, &m.text) {
-            Some(e) => match tx.canned(e.canned)? {
+            // Only shared responses answer by themselves (one made personal
+            // after it was marked no longer does).
+            Some(e) => match tx.canned(e.canned)?.filter(|c| c.owner.is_none()) {
                 Some(c) => render_faq(
                     &c.body,
                     contact.as_ref().map(|c| c.name.as_str()).unwrap_or(""),
