@@ -110,6 +110,7 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
             rep.conversations
         ));
     }
+    verify_jobs(r, &mut rep)?;
     let mut expected = 1;
     for row in r.events.iter()? {
         let (k, v) = row?;
@@ -134,4 +135,59 @@ pub(super) fn verify(r: &Reader) -> Result<IntegrityReport, StoreError> {
         rep.events += 1;
     }
     Ok(rep)
+}
+
+/// The scheduler's tables agree: every `jobs` row decodes to the job its key
+/// names, with its `job_ids` entry and its key's `job_keys` entry.
+fn verify_jobs(r: &Reader, rep: &mut IntegrityReport) -> Result<(), StoreError> {
+    use super::tables::{job_due_ms, job_key_parts};
+    let mut rows = 0u64;
+    for row in r.jobs.iter()? {
+        let (k, v) = row?;
+        rows += 1;
+        let Some((due, id)) = job_key_parts(k.value()) else {
+            rep.problems
+                .push(format!("malformed job key {}", hex::encode(k.value())));
+            continue;
+        };
+        if r.job_ids.get(id)?.map(|v| v.value()) != Some(due) {
+            rep.problems
+                .push(format!("job {id} is missing from the id index"));
+        }
+        match super::codec::decode::<crate::scheduler::Job>(v.value()) {
+            Ok(job) => {
+                if job.id != id || job_due_ms(job.due) != due {
+                    rep.problems.push(format!(
+                        "job {} (due {}) stored under key ({due}, {id})",
+                        job.id, job.due
+                    ));
+                }
+                if let Some(key) = &job.key
+                    && r.job_keys.get(key.as_str())?.map(|v| v.value()) != Some(id)
+                {
+                    rep.problems
+                        .push(format!("job {id} does not hold its key {key}"));
+                }
+            }
+            Err(e) => rep
+                .problems
+                .push(format!("job {id} cannot be decoded: {e}")),
+        }
+    }
+    let ids = r.job_ids.len()?;
+    if ids != rows {
+        rep.problems
+            .push(format!("{ids} job ids for {rows} stored jobs"));
+    }
+    for row in r.job_keys.iter()? {
+        let (k, v) = row?;
+        if r.job_ids.get(v.value())?.is_none() {
+            rep.problems.push(format!(
+                "job key {} names missing job {}",
+                k.value(),
+                v.value()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -10,6 +10,8 @@
 //! * v4: connector cursors, the quarantine, the email Message-ID index and
 //!   the automatic-reply log, mailboxes added in the admin UI (new empty
 //!   tables).
+//! * v5: the durable scheduler's tables: `jobs` (due-ordered), `job_ids`,
+//!   `job_keys` and `jobs_broken` (new empty tables).
 
 use super::StoreError;
 use super::codec::decode;
@@ -20,7 +22,7 @@ use crate::domain::{Actor, Conversation, EventKind, Ts};
 use redb::ReadableTable;
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Create or upgrade the schema; return the writer's counters.
 pub(super) fn prepare(db: &redb::Database, now: Ts) -> Result<Counters, StoreError> {
@@ -89,6 +91,8 @@ fn step(
         }
         drop(order_t);
     }
+    // Every new table of later versions (v4's, v5's job tables) is created
+    // here, empty.
     tx::create_all(wtx)?;
     let mut tx = Tx::open(wtx, counters, now)?;
     if from == 2 {
@@ -222,11 +226,84 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(steps, [(1, 2), (2, 3), (3, 4)]);
+        assert_eq!(steps, [(1, 2), (2, 3), (3, 4), (4, 5)]);
         let open = store
             .read(|r| r.count(Status::Open, None, None))
             .await
             .unwrap();
         assert_eq!(open, 2, "the v3 step counted the conversations");
+    }
+
+    /// A v4 database (no job tables) opens, gets the empty job tables, and
+    /// takes jobs.
+    #[tokio::test]
+    async fn v4_database_gets_the_job_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Ts(1_764_000_000_000)));
+        let store = Store::open(
+            dir.path(),
+            StoreOptions::default(),
+            clock.clone(),
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
+        store.shutdown().await;
+        drop(store);
+        let path = dir.path().join(crate::store::DB_FILE);
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let wtx = db.begin_write().unwrap();
+            assert!(wtx.delete_table(JOBS).unwrap());
+            assert!(wtx.delete_table(JOB_KEYS).unwrap());
+            assert!(wtx.delete_table(JOB_IDS).unwrap());
+            assert!(wtx.delete_table(JOBS_BROKEN).unwrap());
+            wtx.open_table(META)
+                .unwrap()
+                .insert(SCHEMA_VERSION_KEY, 4)
+                .unwrap();
+            wtx.commit().unwrap();
+        }
+        let store = Store::open(
+            dir.path(),
+            StoreOptions::default(),
+            clock,
+            Arc::new(Metrics::default()),
+        )
+        .unwrap();
+        let (version, count, events) = store
+            .read(|r| {
+                Ok((
+                    r.meta(SCHEMA_VERSION_KEY)?,
+                    r.job_count()?,
+                    r.events_after(0, 10)?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!(version, Some(5));
+        assert_eq!(count, 0);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e.kind, EventKind::StoreMigrated { from: 4, to: 5 }))
+        );
+        let job = store
+            .write(|tx| {
+                let job = crate::scheduler::Job {
+                    id: tx.next_id(),
+                    due: Ts(1_764_000_060_000),
+                    kind: crate::scheduler::JobKind::Probe { n: 1 },
+                    key: Some("probe:1".into()),
+                    created: tx.now(),
+                    created_by: None,
+                };
+                tx.put_job(&job)?;
+                Ok(job)
+            })
+            .await
+            .unwrap();
+        let back = store.read(|r| r.job_by_key("probe:1")).await.unwrap();
+        assert_eq!(back, Some(job));
+        store.shutdown().await;
     }
 }

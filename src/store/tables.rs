@@ -64,6 +64,17 @@ pub const MAILBOXES: TableDefinition<&str, Bytes> = TableDefinition::new("mailbo
 /// The social-listening stream (schema v4): mentions without a trigger.
 pub const STREAM: TableDefinition<u64, Bytes> = TableDefinition::new("stream");
 
+/// Scheduled jobs in due order (schema v5): 16-byte key, big-endian
+/// `(due ms clamped to 0, id)` (see [`job_key`]) -> encoded job.
+pub const JOBS: TableDefinition<&[u8], Bytes> = TableDefinition::new("jobs");
+/// Job id -> its due time in the `jobs` key (ms, clamped to 0) (schema v5).
+pub const JOB_IDS: TableDefinition<u64, u64> = TableDefinition::new("job_ids");
+/// A job's unique key (`followup:42`, `cron:digest`) -> job id (schema v5).
+pub const JOB_KEYS: TableDefinition<&str, u64> = TableDefinition::new("job_keys");
+/// Stored jobs that could not be decoded when they came due (schema v5):
+/// id -> the raw value, kept for inspection instead of blocking the queue.
+pub const JOBS_BROKEN: TableDefinition<u64, Bytes> = TableDefinition::new("jobs_broken");
+
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 
 /// Join parts of a string key with the unit separator.
@@ -73,4 +84,25 @@ pub fn skey(a: &str, b: &str) -> String {
     s.push('\u{1f}');
     s.push_str(b);
     s
+}
+
+/// The due part of a job key: milliseconds, negatives clamped to 0.
+pub fn job_due_ms(due: crate::domain::Ts) -> u64 {
+    u64::try_from(due.0).unwrap_or(0)
+}
+
+/// The `jobs` key: big-endian due (ms, clamped) then big-endian id, so that
+/// the table iterates in due order and ties run by id.
+pub fn job_key(due_ms: u64, id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&due_ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// `(due ms, id)` of a `jobs` key; `None` for a key of another length.
+pub fn job_key_parts(key: &[u8]) -> Option<(u64, u64)> {
+    let due: [u8; 8] = key.get(..8)?.try_into().ok()?;
+    let id: [u8; 8] = key.get(8..16)?.try_into().ok()?;
+    (key.len() == 16).then(|| (u64::from_be_bytes(due), u64::from_be_bytes(id)))
 }

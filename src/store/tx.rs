@@ -6,6 +6,7 @@ use super::codec::{decode, encode};
 use super::order::{self, Sort};
 use super::tables::*;
 use crate::domain::*;
+use crate::scheduler::Job;
 use redb::{
     ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, WriteTransaction,
 };
@@ -372,6 +373,131 @@ macro_rules! getters {
             pub fn message_count(&self) -> R<u64> {
                 Ok(self.messages.len()?)
             }
+            /// The job with this id.
+            pub fn job(&self, id: u64) -> R<Option<Job>> {
+                let Some(due) = self.job_ids.get(id)?.map(|v| v.value()) else {
+                    return Ok(None);
+                };
+                match self.jobs.get(job_key(due, id).as_slice())? {
+                    Some(v) => Ok(Some(decode(v.value())?)),
+                    None => Ok(None),
+                }
+            }
+            /// The job holding a key (`followup:42`, `cron:digest`).
+            pub fn job_by_key(&self, key: &str) -> R<Option<Job>> {
+                match get_str(&self.job_keys, key)? {
+                    Some(id) => self.job(id),
+                    None => Ok(None),
+                }
+            }
+            /// `(due ms, id)` of up to `limit` jobs due at or before `now`, in
+            /// due order (ties by id). Nothing is decoded.
+            pub fn due_job_keys(&self, now: Ts, limit: usize) -> R<Vec<(u64, u64)>> {
+                let end = job_key(job_due_ms(now), u64::MAX);
+                let mut out = Vec::new();
+                if limit == 0 {
+                    return Ok(out);
+                }
+                for row in self
+                    .jobs
+                    .range::<&[u8]>((Bound::Unbounded, Bound::Included(end.as_slice())))?
+                {
+                    let (k, _) = row?;
+                    let parts = job_key_parts(k.value())
+                        .ok_or_else(|| StoreError::Codec("malformed job key".into()))?;
+                    out.push(parts);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+            /// Up to `limit` jobs due at or before `now`, in due order (ties by id).
+            pub fn due_jobs(&self, now: Ts, limit: usize) -> R<Vec<Job>> {
+                let end = job_key(job_due_ms(now), u64::MAX);
+                let mut out = Vec::new();
+                if limit == 0 {
+                    return Ok(out);
+                }
+                for row in self
+                    .jobs
+                    .range::<&[u8]>((Bound::Unbounded, Bound::Included(end.as_slice())))?
+                {
+                    let (_, v) = row?;
+                    out.push(decode(v.value())?);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+            /// When the first job is due (negative times read as 0); reads one key.
+            pub fn next_job_due(&self) -> R<Option<Ts>> {
+                match self.jobs.first()? {
+                    Some((k, _)) => {
+                        let (due, _) = job_key_parts(k.value())
+                            .ok_or_else(|| StoreError::Codec("malformed job key".into()))?;
+                        Ok(Some(Ts(i64::try_from(due).unwrap_or(i64::MAX))))
+                    }
+                    None => Ok(None),
+                }
+            }
+            /// One page of jobs in due order, after the job `(due, id)`
+            /// (the last of the previous page). Values that cannot be
+            /// decoded are left out (the scheduler sets them aside when due).
+            pub fn jobs_page(&self, after: Option<(Ts, u64)>, limit: usize) -> R<Vec<Job>> {
+                let start = after.map(|(due, id)| job_key(job_due_ms(due), id));
+                let lower = match &start {
+                    Some(k) => Bound::Excluded(k.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                let mut out = Vec::new();
+                if limit == 0 {
+                    return Ok(out);
+                }
+                for row in self.jobs.range::<&[u8]>((lower, Bound::Unbounded))? {
+                    let (k, v) = row?;
+                    match decode::<Job>(v.value()) {
+                        Ok(j) => out.push(j),
+                        Err(e) => tracing::warn!(
+                            key = %hex::encode(k.value()),
+                            error = %e,
+                            "a stored job cannot be decoded"
+                        ),
+                    }
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+            /// How many jobs are stored.
+            pub fn job_count(&self) -> R<u64> {
+                Ok(self.jobs.len()?)
+            }
+            /// Up to `limit` job keys starting with `prefix` (`cron:`), with
+            /// their job ids, in key order.
+            pub fn job_keys(&self, prefix: &str, limit: usize) -> R<Vec<(String, u64)>> {
+                let mut out = Vec::new();
+                if limit == 0 {
+                    return Ok(out);
+                }
+                for row in self.job_keys.range::<&str>(prefix..)? {
+                    let (k, v) = row?;
+                    if !k.value().starts_with(prefix) {
+                        break;
+                    }
+                    out.push((k.value().to_string(), v.value()));
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+            /// How many stored jobs could not be decoded and were set aside.
+            pub fn broken_job_count(&self) -> R<u64> {
+                Ok(self.jobs_broken.len()?)
+            }
         }
     };
 }
@@ -442,6 +568,10 @@ tables!(
     auto_replies: AUTO_REPLIES<&'static str, i64>,
     mailboxes: MAILBOXES<&'static str, Bytes>,
     stream: STREAM<u64, Bytes>,
+    jobs: JOBS<&'static [u8], Bytes>,
+    job_ids: JOB_IDS<u64, u64>,
+    job_keys: JOB_KEYS<&'static str, u64>,
+    jobs_broken: JOBS_BROKEN<u64, Bytes>,
 );
 
 getters!(Tx<'a>);
@@ -650,6 +780,81 @@ impl Tx<'_> {
         self.auto_replies
             .insert(skey(channel, sender).as_str(), at.0)?;
         Ok(())
+    }
+
+    /// Store a job, new or rescheduled (the same id moves). When its key is
+    /// held by another job, that job is removed first and returned. Ids come
+    /// from [`Tx::next_id`]. Callers wake the scheduler after the commit.
+    pub fn put_job(&mut self, job: &Job) -> R<Option<Job>> {
+        self.remove_job(job.id)?;
+        let mut replaced = None;
+        if let Some(key) = &job.key {
+            if let Some(other) = get_str(&self.job_keys, key)?
+                && other != job.id
+            {
+                replaced = self.remove_job(other)?;
+            }
+            self.job_keys.insert(key.as_str(), job.id)?;
+        }
+        let due = job_due_ms(job.due);
+        self.jobs
+            .insert(job_key(due, job.id).as_slice(), encode(job).as_slice())?;
+        self.job_ids.insert(job.id, due)?;
+        Ok(replaced)
+    }
+
+    /// Store raw bytes as job `id` (tests of undecodable values).
+    #[cfg(test)]
+    pub(crate) fn put_job_raw(&mut self, due: Ts, id: u64, raw: &[u8]) -> R<()> {
+        let due = job_due_ms(due);
+        self.jobs.insert(job_key(due, id).as_slice(), raw)?;
+        self.job_ids.insert(id, due)?;
+        Ok(())
+    }
+
+    /// Remove a job by id; `None` if there is none (or it could not be
+    /// decoded: then it is set aside, see [`Tx::remove_job_row`]).
+    pub fn remove_job(&mut self, id: u64) -> R<Option<Job>> {
+        let Some(due) = self.job_ids.get(id)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        Ok(self.remove_job_row(due, id)?.and_then(Result::ok))
+    }
+
+    /// Remove the job holding `key`.
+    pub fn remove_job_key(&mut self, key: &str) -> R<Option<Job>> {
+        let Some(id) = self.job_keys.remove(key)?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        self.remove_job(id)
+    }
+
+    /// Remove the `jobs` row `(due ms, id)` (as listed by
+    /// [`due_job_keys`](Tx::due_job_keys)) with its id and key entries.
+    /// `None`: no such row; `Some(Err(why))`: its value could not be decoded
+    /// and was moved to the `jobs_broken` table instead of being lost.
+    pub fn remove_job_row(&mut self, due_ms: u64, id: u64) -> R<Option<Result<Job, String>>> {
+        let raw = match self.jobs.remove(job_key(due_ms, id).as_slice())? {
+            Some(v) => v.value().to_vec(),
+            None => return Ok(None),
+        };
+        if self.job_ids.get(id)?.map(|v| v.value()) == Some(due_ms) {
+            self.job_ids.remove(id)?;
+        }
+        match decode::<Job>(&raw) {
+            Ok(job) => {
+                if let Some(key) = &job.key
+                    && get_str(&self.job_keys, key)? == Some(id)
+                {
+                    self.job_keys.remove(key.as_str())?;
+                }
+                Ok(Some(Ok(job)))
+            }
+            Err(e) => {
+                self.jobs_broken.insert(id, raw.as_slice())?;
+                Ok(Some(Err(e.to_string())))
+            }
+        }
     }
 
     pub(super) fn rebuild_order(&mut self) -> R<()> {
