@@ -7,8 +7,8 @@
 pub mod app;
 pub mod bench;
 pub mod channels;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod corpus;
 pub mod domain;
