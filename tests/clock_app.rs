@@ -567,6 +567,15 @@ async fn sla_due_times_count_business_time_pause_while_pending_and_alert_once() 
         ]
     );
     assert!(t.conv(c).await.tier >= 2, "a breach escalates");
+    // ...and the supervisors hear of it (their Mentions view).
+    let admin = t.admin.user().unwrap().id;
+    let mentioned = t
+        .app
+        .store
+        .read(move |r| r.mentioned_in(admin, 10))
+        .await
+        .unwrap();
+    assert_eq!(mentioned, vec![c]);
 }
 
 #[tokio::test]
@@ -619,4 +628,39 @@ async fn a_scheduled_reply_goes_out_at_its_time_and_can_be_cancelled() {
             .is_empty()
     );
     let _ = job;
+
+    // After downtime a scheduled reply still goes out, and the supervisors
+    // are told it was late.
+    let due = t.clock.now().plus_ms(3_600_000);
+    let late = t
+        .app
+        .schedule_reply(&t.admin, c, "Os escribimos tarde", true, due)
+        .await
+        .unwrap();
+    t.at(due.plus_ms(2 * 3_600_000));
+    assert_eq!(t.run_due().await, 1);
+    let out = t.outgoing(c).await;
+    assert_eq!(out.last().unwrap().text, "Os escribimos tarde");
+    let events = t
+        .app
+        .store
+        .read(|r| r.events_after(0, 10_000))
+        .await
+        .unwrap();
+    assert!(
+        events.iter().any(|e| matches!(
+            &e.kind,
+            EventKind::JobLate { job, policy, late_ms, .. }
+                if *job == late.id && policy.contains("supervisors") && *late_ms == 2 * 3_600_000
+        )),
+        "no JobLate"
+    );
+    let admin = t.admin.user().unwrap().id;
+    let mentioned = t
+        .app
+        .store
+        .read(move |r| r.mentioned_in(admin, 10))
+        .await
+        .unwrap();
+    assert_eq!(mentioned, vec![c]);
 }

@@ -13,7 +13,7 @@ use crate::clock::{Calendar, Delay};
 use crate::config::{AutoReplyConfig, FollowupConfig, HoursConfig};
 use crate::domain::{
     Actor, Author, ChannelKind, Conversation, ConversationId, Delivery, Direction, EventKind,
-    Message, MessageId, Status, Ts, UserId,
+    Message, MessageId, Role, Status, Ts, UserId,
 };
 use crate::scheduler::{Job, JobKind, Scheduler};
 use crate::store::{StoreError, Tx};
@@ -202,6 +202,8 @@ struct Ctx {
     parked: HashMap<String, Option<String>>,
     business: String,
     public_url: String,
+    /// A job later than this ran late (`[scheduler] late_after`).
+    late_after_ms: i64,
 }
 
 impl Ctx {
@@ -528,6 +530,7 @@ impl App {
             kinds,
             parked,
             business: self.config.business.name.clone(),
+            late_after_ms: self.config.scheduler.late_after.0.as_millis() as i64,
             public_url: self
                 .config
                 .server
@@ -923,6 +926,11 @@ impl App {
                                 due,
                             },
                         )?;
+                        let first_breach = level == "breach"
+                            && rec.alerts.iter().filter(|a| a.ends_with(":breach")).count() == 1;
+                        if first_breach && let Some(last) = tx.message_ids(id)?.last().copied() {
+                            notify_supervisors(tx, id, last)?;
+                        }
                         if level == "breach"
                             && let Some(c) = tx.conversation(id)?
                             && c.tier < 3
@@ -1275,6 +1283,29 @@ impl Hours {
             followup: None,
         })
     }
+}
+
+/// Put the message in every active admin's and supervisor's Mentions view
+/// (SLA breaches, replies sent late after downtime).
+fn notify_supervisors(
+    tx: &mut Tx<'_>,
+    conv: ConversationId,
+    message: MessageId,
+) -> Result<(), StoreError> {
+    for u in tx.users()? {
+        if u.active && matches!(u.role, Role::Admin | Role::Supervisor) {
+            tx.add_mention(u.id, message, conv)?;
+            tx.append_event(
+                Actor::System,
+                EventKind::Mentioned {
+                    conversation: conv,
+                    message,
+                    user: u.id,
+                },
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// `warning` once `warn_at` of the business time to `due` is used, `breach`
@@ -1751,6 +1782,10 @@ fn run_job(tx: &mut Tx<'_>, ctx: &Ctx, job: &Job, hours: &Hours) -> Result<(), S
                 delivery_detail: None,
             };
             super::conversations::record_outgoing(tx, &old, &message)?;
+            // Sent late (after downtime): the supervisors hear of it.
+            if tx.now().0 - job.due.0 > ctx.late_after_ms {
+                notify_supervisors(tx, old.id, message.id)?;
+            }
             let outbox = (kind != ChannelKind::Webchat)
                 .then(|| super::conversations::queue_outbox(tx, &message, ctx.parked(&old.channel)))
                 .transpose()?;
