@@ -204,6 +204,7 @@ struct Ctx {
     public_url: String,
     /// A job later than this ran late (`[scheduler] late_after`).
     late_after_ms: i64,
+    outbox_wake: Arc<Notify>,
 }
 
 impl Ctx {
@@ -531,6 +532,7 @@ impl App {
             parked,
             business: self.config.business.name.clone(),
             late_after_ms: self.config.scheduler.late_after.0.as_millis() as i64,
+            outbox_wake: self.outbox_wake.clone(),
             public_url: self
                 .config
                 .server
@@ -1641,13 +1643,17 @@ fn auto_reply(
     {
         return Ok(false);
     }
+    let cal = ctx.state.calendar_in(tx, conv)?;
+    let open = cal.is_open(m.received_at);
+    if open && !own.and_then(|o| o.when_open).unwrap_or(ar.when_open) {
+        return Ok(false);
+    }
     let contact = tx.contact(conv.contact)?;
     let lang = language_of(
         contact.as_ref().and_then(|c| c.language.as_deref()),
         &m.text,
     );
-    let cal = ctx.state.calendar_in(tx, conv)?;
-    let faq = if cal.is_open(m.received_at) {
+    let faq = if open {
         None
     } else {
         let entries: Vec<FaqEntry> = get_json(tx, FAQ)?;
@@ -1833,8 +1839,12 @@ fn run_job(tx: &mut Tx<'_>, ctx: &Ctx, job: &Job, hours: &Hours) -> Result<(), S
         JobKind::Probe { .. } => Ok(()),
     }
     .map(|()| {
-        if matches!(job.kind, JobKind::ScheduledReply { .. } | JobKind::FollowUp { .. }) {
-            hours.wake.notify_one();
+        // A reply or a survey may wait in the outbox now.
+        if matches!(
+            job.kind,
+            JobKind::ScheduledReply { .. } | JobKind::FollowUp { .. }
+        ) {
+            ctx.outbox_wake.notify_one();
         }
     })
 }
