@@ -323,8 +323,22 @@ fn serve_command(mut cfg: Config, a: &ServeArgs) -> Result<(), Failure> {
         interval: a.demo_interval,
     };
     let result = runtime_block(serve(cfg, Some(opts)));
-    if let Err(e) = dir.close() {
-        eprintln!("atalaya: demo: could not remove its temporary data directory: {e}");
+    // A background thread may still be finishing a file: try for a while.
+    let path = dir.keep();
+    let mut tries = 0;
+    while let Err(e) = std::fs::remove_dir_all(&path) {
+        tries += 1;
+        if e.kind() == std::io::ErrorKind::NotFound {
+            break;
+        }
+        if tries >= 20 {
+            eprintln!(
+                "atalaya: demo: could not remove its temporary data directory {}: {e}",
+                path.display()
+            );
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     result
 }

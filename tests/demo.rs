@@ -233,6 +233,11 @@ async fn demo_mode_fills_the_inbox_from_fake_networks_and_replies_are_sent() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}\n{}", demo.log());
-    assert!(!demo_dir.exists(), "{} was left behind", demo_dir.display());
+    assert!(
+        !demo_dir.exists(),
+        "{} was left behind\n{}",
+        demo_dir.display(),
+        demo.log()
+    );
     assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -442,7 +442,19 @@ impl SearchIndex {
             }
         }
         let this = self.clone();
-        let _ = tokio::task::spawn_blocking(move || this.flush()).await;
+        let _ = tokio::task::spawn_blocking(move || this.close()).await;
+    }
+
+    /// Commit what is applied, then let the writer finish its background
+    /// merges: nothing writes in the index directory once this returns
+    /// (`serve --demo` deletes its data directory right after).
+    fn close(&self) -> Result<(), IndexError> {
+        self.flush()?;
+        let writer = self.lock_writer().take();
+        if let Some(w) = writer {
+            w.wait_merging_threads()?;
+        }
+        Ok(())
     }
 
     /// Run a search.
