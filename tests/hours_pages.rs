@@ -1148,3 +1148,362 @@ async fn api_shapes_for_hours_jobs_preview_and_satisfaction() {
     let r = t.send("GET", "/api/v1/satisfaction", &[], vec![]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn team_and_channel_calendars_are_added_edited_and_removed() {
+    let t = setup(sunday()).await;
+    let admin = t.session("admin@x.test").await;
+    t.app.create_team(&t.admin, "Facturación").await.unwrap();
+    let page = t.get("/admin/hours", &admin, "en").await;
+    assert!(page.body.contains("id=\"calendars\""), "{}", page.body);
+    assert!(page.body.contains("id=\"calendars-empty\""));
+    assert!(
+        page.body
+            .contains("A conversation follows its channel&#39;s calendar, else its team&#39;s, else the default one.")
+            || page
+                .body
+                .contains("A conversation follows its channel's calendar, else its team's, else the default one."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("value=\"team:Facturación\""));
+    assert!(page.body.contains("value=\"channel:api\""));
+
+    // A team calendar open on Saturdays, through the form; in force.
+    let form = |monday: &str| {
+        format!(
+            "target={}&timezone=&monday={}&tuesday=&wednesday=&thursday=&friday=&saturday={}&sunday=&holidays=12-24",
+            form_encode("team:Facturación"),
+            form_encode(monday),
+            form_encode("10:00-14:00"),
+        )
+    };
+    let r = t
+        .post("/admin/hours/calendars", &admin, &form("08:00-15:00"))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        r.headers[header::LOCATION],
+        "/admin/hours?saved=calendars#calendars"
+    );
+    let state = t.app.clock_state();
+    let cal = state.teams.get("Facturación").expect("the team's calendar");
+    assert_eq!(cal.timezone(), "Europe/Madrid", "the default's zone");
+    let saturday = madrid("2026-12-05T11:00");
+    assert!(cal.is_open(saturday));
+    assert!(!state.default.is_open(saturday));
+    assert!(cal.is_open(madrid("2026-11-30T08:30")));
+    assert_eq!(cal.holidays(), vec!["12-24"]);
+    let h = state.settings.hours.as_ref().unwrap();
+    assert_eq!(h.team["Facturación"].saturday, vec!["10:00-14:00"]);
+    assert_eq!(h.monday, vec!["09:00-14:00", "15:00-18:00"], "default kept");
+    // Listed with its week drawn, each chart with its own title.
+    let page = t.get("/admin/hours?saved=calendars", &admin, "en").await;
+    assert!(page.body.contains("id=\"calendars-flash\""));
+    assert!(
+        page.body.contains("id=\"cal-team-Facturaci_n\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"week-title-team-Facturaci_n\""));
+    assert_eq!(page.body.matches("class=\"week-chart\"").count(), 2);
+    assert!(!page.body.contains("id=\"calendars-empty\""));
+    // Edit: the form filled with it.
+    let edit = t
+        .get(
+            &format!("/admin/hours?edit={}", form_encode("team:Facturación")),
+            &admin,
+            "en",
+        )
+        .await;
+    assert!(edit.body.contains("name=\"editing\""), "{}", edit.body);
+    assert!(edit.body.contains("value=\"08:00-15:00\""));
+    assert!(edit.body.contains("value=\"10:00-14:00\""));
+
+    // An invalid range: the reason next to the form, the input kept,
+    // nothing changed.
+    let r = t
+        .post("/admin/hours/calendars", &admin, &form("9-14"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("id=\"calendars-flash\""), "{}", r.body);
+    assert!(r.body.contains("Not saved:"));
+    assert!(
+        r.body.contains(&escaped("\"9-14\" is not HH:MM-HH:MM")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"9-14\""));
+    assert!(r.body.contains("value=\"team:Facturación\" selected"));
+    assert_eq!(
+        t.app.clock_state().settings.hours.as_ref().unwrap().team["Facturación"].monday,
+        vec!["08:00-15:00"]
+    );
+    // An unknown team is refused.
+    let r = t
+        .post(
+            "/admin/hours/calendars",
+            &admin,
+            "target=team%3ANadie&monday=09%3A00-10%3A00",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Choose an existing team or channel."));
+
+    // A channel calendar in its own zone; the preview follows it.
+    let r = t
+        .post(
+            "/admin/hours/calendars",
+            &admin,
+            "target=channel%3Aapi&timezone=Atlantic%2FCanary&sunday=08%3A00-12%3A00",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let state = t.app.clock_state();
+    assert_eq!(state.channels["api"].timezone(), "Atlantic/Canary");
+    assert!(state.calendar("api", Some("Facturación")).is_open(sunday()));
+    let p = t
+        .get("/admin/hours/preview?lang=en&channel=api", &admin, "en")
+        .await;
+    assert!(p.body.contains("Open now"), "{}", p.body);
+
+    // Remove both.
+    for target in ["team%3AFacturaci%C3%B3n", "channel%3Aapi"] {
+        let r = t
+            .post(
+                "/admin/hours/calendars/remove",
+                &admin,
+                &format!("target={target}"),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(
+            r.headers[header::LOCATION],
+            "/admin/hours?removed=calendars#calendars"
+        );
+    }
+    let state = t.app.clock_state();
+    assert!(state.teams.is_empty() && state.channels.is_empty());
+    let page = t.get("/admin/hours?removed=calendars", &admin, "es").await;
+    assert!(page.body.contains("Calendario quitado."));
+    assert!(page.body.contains("id=\"calendars-empty\""));
+
+    // Auditors see the list without the forms.
+    let audit = t.session("audit@x.test").await;
+    let page = t.get("/admin/hours", &audit, "en").await;
+    assert!(page.body.contains("id=\"calendars\""));
+    assert!(!page.body.contains("id=\"calendars-form\""));
+    let r = t
+        .post("/admin/hours/calendars", &audit, &form("08:00-15:00"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Without a default calendar there is nothing to add to.
+    let r = t
+        .post(
+            "/admin/hours/calendar",
+            &admin,
+            "always_open=1&timezone=Europe%2FMadrid",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = t.get("/admin/hours", &admin, "en").await;
+    assert!(page.body.contains("id=\"calendars-need-default\""));
+    assert!(!page.body.contains("id=\"calendars-form\""));
+    let r = t
+        .post("/admin/hours/calendars", &admin, &form("08:00-15:00"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("Set the default calendar first"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn a_channel_override_of_the_automatic_replies_is_in_force() {
+    let t = setup(sunday()).await;
+    let admin = t.session("admin@x.test").await;
+    let page = t.get("/admin/hours", &admin, "en").await;
+    assert!(page.body.contains("id=\"autoreply-channels-empty\""));
+    assert!(page.body.contains("id=\"autoreply-channel-form\""));
+    // The general setting answers nothing when closed; the API channel
+    // does, with its own text.
+    let r = t
+        .post(
+            "/admin/hours/autoreply/channel",
+            &admin,
+            "channel=api&when_closed=on&when_open=&faq=off&closed_en=API+closed%2C+back+{{next_opening}}.&closed_es=&open_es=&open_en=",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        r.headers[header::LOCATION],
+        "/admin/hours?saved=autoreply-channels#autoreply-channels"
+    );
+    let state = t.app.clock_state();
+    let o = &state.settings.autoreply.channel["api"];
+    assert_eq!(o.when_closed, Some(true));
+    assert_eq!(o.when_open, None);
+    assert_eq!(o.faq, Some(false));
+    assert_eq!(o.closed_en, "API closed, back {{next_opening}}.");
+    assert!(!state.settings.autoreply.when_closed, "general unchanged");
+    let p = t
+        .get("/admin/hours/preview?lang=en&channel=api", &admin, "en")
+        .await;
+    assert!(
+        p.body
+            .contains("API closed, back Monday 30 November at 9:00."),
+        "{}",
+        p.body
+    );
+    let page = t
+        .get("/admin/hours?saved=autoreply-channels", &admin, "en")
+        .await;
+    assert!(page.body.contains("id=\"autoreply-channels-flash\""));
+    assert!(
+        page.body.contains("id=\"autoreply-channel-api\""),
+        "{}",
+        page.body
+    );
+    // Edit fills the form.
+    let edit = t.get("/admin/hours?autoedit=api", &admin, "en").await;
+    assert!(
+        edit.body
+            .contains("API closed, back {{next_opening}}.</textarea>")
+    );
+    assert!(edit.body.contains("<option value=\"off\" selected"));
+    // An unknown channel is refused with the form kept.
+    let r = t
+        .post(
+            "/admin/hours/autoreply/channel",
+            &admin,
+            "channel=nope&when_closed=on&closed_en=Hola",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("Choose a configured channel."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Hola</textarea>"));
+    // Removed: the general setting again.
+    let r = t
+        .post(
+            "/admin/hours/autoreply/channel/remove",
+            &admin,
+            "channel=api",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(t.app.clock_state().settings.autoreply.channel.is_empty());
+    let p = t
+        .get("/admin/hours/preview?lang=en&channel=api", &admin, "en")
+        .await;
+    assert!(p.body.contains("id=\"preview-none\""), "{}", p.body);
+}
+
+#[tokio::test]
+async fn the_latest_digest_is_shown() {
+    let t = setup(sunday()).await;
+    let admin = t.session("admin@x.test").await;
+    let page = t.get("/admin/hours", &admin, "en").await;
+    assert!(page.body.contains("id=\"digest-empty\""), "{}", page.body);
+    assert!(page.body.contains("[[scheduler.cron]]"));
+    assert!(
+        page.body.contains("task = &quot;digest&quot;") || page.body.contains("task = \"digest\"")
+    );
+    t.inbound("@ana", "Hola").await;
+    t.app
+        .scheduler()
+        .add(
+            atalaya::scheduler::JobKind::Cron {
+                name: "diario".into(),
+                task: "digest".into(),
+            },
+            t.clock.now(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.run_due().await, 1);
+    let page = t.get("/admin/hours", &admin, "en").await;
+    assert!(!page.body.contains("id=\"digest-empty\""));
+    assert!(
+        page.body
+            .contains("id=\"digest-text\">cron diario: digest: 1 open"),
+        "{}",
+        page.body
+    );
+    // Auditors do not get it.
+    let audit = t.session("audit@x.test").await;
+    let page = t.get("/admin/hours", &audit, "en").await;
+    assert!(!page.body.contains("id=\"digest-text\""));
+}
+
+/// The top-bar badge's text.
+fn badge(body: &str) -> Option<String> {
+    let start = body.find("id=\"hours-badge\"")?;
+    let rest = &body[start..];
+    let open = rest.find('>')? + 1;
+    let close = rest.find("</span>")?;
+    Some(rest[open..close].replace("&middot;", "·"))
+}
+
+#[tokio::test]
+async fn the_top_bar_says_whether_the_business_is_open() {
+    let t = setup(sunday()).await;
+    let agent = t.session("agent@x.test").await;
+    let page = t.get("/inbox", &agent, "en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        badge(&page.body).as_deref(),
+        Some("Closed · opens tomorrow 9:00"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("class=\"badge warn hours-badge\""));
+    let page = t.get("/inbox", &agent, "es").await;
+    assert_eq!(
+        badge(&page.body).as_deref(),
+        Some("Cerrado · abre mañana a las 9:00")
+    );
+    // Monday 10:00: open until the lunch break.
+    t.clock.advance_ms(24 * 3_600_000);
+    let page = t.get("/inbox", &agent, "en").await;
+    assert_eq!(badge(&page.body).as_deref(), Some("Open · closes 14:00"));
+    let page = t.get("/inbox", &agent, "es").await;
+    assert_eq!(
+        badge(&page.body).as_deref(),
+        Some("Abierto · cierra a las 14:00")
+    );
+    // Friday 19:00: closed until Monday.
+    t.clock.advance_ms((4 * 24 + 9) * 3_600_000);
+    let admin = t.session("admin@x.test").await;
+    let page = t.get("/admin/hours", &admin, "en").await;
+    assert_eq!(
+        badge(&page.body).as_deref(),
+        Some("Closed · opens Monday 9:00")
+    );
+    let page = t.get("/admin/hours", &admin, "es").await;
+    assert_eq!(
+        badge(&page.body).as_deref(),
+        Some("Cerrado · abre el lunes a las 9:00")
+    );
+    // Always open (no hours): no badge.
+    let r = t
+        .post(
+            "/admin/hours/calendar",
+            &admin,
+            "always_open=1&timezone=Europe%2FMadrid",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(t.app.clock_state().settings.hours.is_none());
+    let page = t.get("/inbox", &agent, "en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("id=\"hours-badge\""));
+}

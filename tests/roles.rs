@@ -494,7 +494,11 @@ const HOURS_ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/hours"),
     ("GET", "/admin/hours/preview"),
     ("POST", "/admin/hours/calendar"),
+    ("POST", "/admin/hours/calendars"),
+    ("POST", "/admin/hours/calendars/remove"),
     ("POST", "/admin/hours/autoreply"),
+    ("POST", "/admin/hours/autoreply/channel"),
+    ("POST", "/admin/hours/autoreply/channel/remove"),
     ("POST", "/admin/hours/followup"),
     ("POST", "/admin/hours/reset"),
     ("POST", "/jobs/{id}/cancel"),
@@ -513,7 +517,14 @@ fn hours_body(method: &str, path: &str) -> Option<String> {
             "timezone=Europe%2FMadrid&monday=09%3A00-14%3A00%2C+16%3A00-19%3A00&holidays=12-25"
                 .into()
         }
+        // After the default calendar above (the table keeps this order).
+        ("POST", "/admin/hours/calendars") => {
+            "target=team%3AOtro+equipo&monday=10%3A00-13%3A00&holidays=".into()
+        }
+        ("POST", "/admin/hours/calendars/remove") => "target=team%3AOtro+equipo".into(),
         ("POST", "/admin/hours/autoreply") => "when_closed=1&faq=1&window=12h".into(),
+        ("POST", "/admin/hours/autoreply/channel") => "channel=api&when_closed=off".into(),
+        ("POST", "/admin/hours/autoreply/channel/remove") => "channel=api".into(),
         ("POST", "/admin/hours/followup") => "after=3+business+days&nps=1&link_valid=30d".into(),
         ("POST", "/admin/hours/reset") => String::new(),
         ("POST", "/jobs/{id}/cancel") => String::new(),

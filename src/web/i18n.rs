@@ -418,7 +418,7 @@ catalog! {
     IcalHelp => "Los eventos de día completo se añaden a la lista al guardar.", "All-day events are added to the list when you save.";
     IcalAdded => "Festivos añadidos del archivo iCal:", "Holidays added from the iCal file:";
     IcalUnreadable => "No se pudo leer el archivo iCal:", "The iCal file could not be read:";
-    TeamCalendarsKept => "Los calendarios propios de equipos y canales del archivo de configuración se conservan.", "Team and channel calendars from the config file are kept.";
+    TeamCalendarsKept => "Los calendarios de equipos y canales (abajo) se conservan; con «Abierto siempre» se quitan.", "Team and channel calendars (below) are kept; \"Always open\" removes them.";
     AutoReplies => "Respuestas automáticas", "Automatic replies";
     AutoWhenClosed => "Responder al primer mensaje fuera de horario, con la próxima apertura", "Answer the first message when closed, naming the next opening";
     AutoWhenOpen => "Acusar recibo en horario, con el plazo de respuesta", "Acknowledge during open hours, with the expected response time";
@@ -543,6 +543,47 @@ catalog! {
     SurveyAlready => "Esta encuesta ya está respondida", "This survey was already answered";
     SurveyUnknown => "Enlace desconocido o caducado", "Unknown or expired link";
     SurveyUnknownText => "Este enlace de encuesta no existe o ya no es válido.", "This survey link does not exist or is no longer valid.";
+    // team and channel calendars, per-channel automatic replies, digest, top-bar badge
+    ExtraCalendars => "Calendarios de equipos y canales", "Team and channel calendars";
+    WhichCalendar => "Cada conversación sigue el calendario de su canal; si no tiene, el de su equipo; si tampoco, el general.", "A conversation follows its channel's calendar, else its team's, else the default one.";
+    NeedDefaultCalendar => "Primero define el calendario general (arriba): los calendarios de equipos y canales se añaden a él.", "Set the default calendar first (above): team and channel calendars are added to it.";
+    NoExtraCalendars => "Ningún equipo ni canal tiene calendario propio: todos siguen el general.", "No team or channel has a calendar of its own: all follow the default one.";
+    AddCalendar => "Añadir un calendario para un equipo o un canal", "Add a calendar for a team or a channel";
+    EditCalendar => "Editar el calendario", "Edit the calendar";
+    CalendarFor => "Para", "For";
+    NoTeamsForCalendar => "Aún no hay equipos: créalos en Equipos.", "There are no teams yet: create them under Teams.";
+    ZoneOfDefault => "Vacío: la del calendario general", "Empty: the default calendar's";
+    CancelEdit => "Cancelar", "Cancel";
+    PickCalendarTarget => "Elige un equipo o un canal existente.", "Choose an existing team or channel.";
+    CalendarRemoved => "Calendario quitado.", "Calendar removed.";
+    ChannelAutoReplies => "Por canal", "Per channel";
+    ChannelAutoHelp => "Un canal puede cambiar lo anterior: cada opción sigue lo general salvo que la actives o desactives aquí; los textos vacíos usan los generales.", "A channel can change the above: each option follows the general setting unless turned on or off here; empty texts use the general ones.";
+    NoChannelAutoReplies => "Ningún canal tiene ajustes propios.", "No channel has settings of its own.";
+    AsGeneral => "Como lo general", "As in general";
+    On => "Sí", "On";
+    Off => "No", "Off";
+    OwnTexts => "Textos propios", "Own texts";
+    GeneralText => "Vacío: el texto general", "Empty: the general text";
+    PickChannel => "Elige un canal configurado.", "Choose a configured channel.";
+    ChannelAutoRemoved => "Ajustes del canal quitados.", "Channel settings removed.";
+    LatestDigest => "Último resumen", "Latest digest";
+    NoDigestYet => "Aún no hay resumen. Se genera con una tarea periódica en el archivo de configuración:", "No digest yet. A recurring task in the config file produces one:";
+    DigestManagersOnly => "Solo administración y supervisión ven el resumen.", "Only admins and supervisors see the digest.";
+    BadgeOpen => "Abierto", "Open";
+    BadgeClosed => "Cerrado", "Closed";
+    ClosesToday => "cierra a las", "closes";
+    ClosesTomorrow => "cierra mañana a las", "closes tomorrow";
+    ClosesOn => "cierra el", "closes";
+    OpensToday => "abre a las", "opens";
+    OpensTomorrow => "abre mañana a las", "opens tomorrow";
+    OpensOn => "abre el", "opens";
+    OnMonday => "lunes a las", "Monday";
+    OnTuesday => "martes a las", "Tuesday";
+    OnWednesday => "miércoles a las", "Wednesday";
+    OnThursday => "jueves a las", "Thursday";
+    OnFriday => "viernes a las", "Friday";
+    OnSaturday => "sábado a las", "Saturday";
+    OnSunday => "domingo a las", "Sunday";
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub(super) fn login_form(
         now: app.clock.now(),
         tz: &tz,
         availability: None,
+        hours: None,
     };
     let page = views::layout(
         &ctx,

@@ -9,6 +9,7 @@ use crate::app::conversations::NewAttachment;
 use crate::clock::Calendar;
 use crate::web::api_hours::{hours_access, parse_after};
 use axum::extract::FromRequest;
+use views::calendars::{ChannelAutoForm, ExtraForm, ExtraPage};
 use views::hours::{self as hv, AutoReplyForm, CalendarForm, FollowupForm, PreviewAsk};
 
 /// Jobs per page of the admin list.
@@ -17,11 +18,13 @@ const JOBS_PER_PAGE: usize = 25;
 /// What the page shows after a submit: the section's form as typed, and a
 /// message next to it.
 #[derive(Default)]
-struct Edited {
-    cal: Option<CalendarForm>,
-    auto: Option<AutoReplyForm>,
-    follow: Option<FollowupForm>,
-    flash: Option<(&'static str, bool, String)>,
+pub(super) struct Edited {
+    pub(super) cal: Option<CalendarForm>,
+    pub(super) auto: Option<AutoReplyForm>,
+    pub(super) follow: Option<FollowupForm>,
+    pub(super) extra: Option<ExtraForm>,
+    pub(super) chan_auto: Option<ChannelAutoForm>,
+    pub(super) flash: Option<(&'static str, bool, String)>,
 }
 
 /// Every channel name a conversation can have (for the preview).
@@ -102,7 +105,7 @@ fn ask_of(q: &HashMap<String, String>, lang: Lang) -> PreviewAsk {
     }
 }
 
-async fn render(
+pub(super) async fn render(
     app: &AppState,
     s: &Session,
     q: &HashMap<String, String>,
@@ -128,6 +131,18 @@ async fn render(
     } else {
         None
     };
+    let digest = if manage {
+        match app.clock_digest(&caller).await {
+            Ok(d) => Some(d),
+            Err(e) => return error_page(app, s, e),
+        }
+    } else {
+        None
+    };
+    let teams: Vec<String> = match app.teams().await {
+        Ok(t) => t.into_iter().map(|t| t.name).collect(),
+        Err(e) => return error_page(app, s, e),
+    };
     let names: HashMap<UserId, String> = match app.store.read(|r| r.users()).await {
         Ok(u) => u.into_iter().map(|u| (u.id, u.name)).collect(),
         Err(e) => return error_page(app, s, AppError::from(e)),
@@ -149,10 +164,31 @@ async fn render(
         }
         None => (None, 0, None),
     };
+    let extra = ed
+        .extra
+        .or_else(|| {
+            q.get("edit")
+                .and_then(|t| ExtraForm::of(&state.settings, t))
+        })
+        .unwrap_or_default();
+    let chan_auto = ed
+        .chan_auto
+        .or_else(|| {
+            q.get("autoedit")
+                .and_then(|c| ChannelAutoForm::of(&state.settings, c))
+        })
+        .unwrap_or_default();
     let page = hv::HoursPage {
         source: state.source,
         settings: &state.settings,
         calendar: &state.default,
+        clock: &state,
+        more: ExtraPage {
+            extra,
+            chan_auto,
+            teams: &teams,
+            digest,
+        },
         manage,
         cal: ed
             .cal
@@ -197,6 +233,16 @@ pub(super) async fn page(State(app): State<AppState>, s: Session, q: Q) -> Respo
         Some("autoreply") => Some(("autoreply", true, t(T::Saved).to_string())),
         Some("followup") => Some(("followup", true, t(T::Saved).to_string())),
         Some("reset") => Some(("reset", true, t(T::HoursResetDone).to_string())),
+        Some("calendars") => Some(("calendars", true, t(T::Saved).to_string())),
+        Some("autoreply-channels") => Some(("autoreply-channels", true, t(T::Saved).to_string())),
+        _ if q.get("removed").is_some_and(|r| r == "calendars") => {
+            Some(("calendars", true, t(T::CalendarRemoved).to_string()))
+        }
+        _ if q.get("removed").is_some_and(|r| r == "autoreply-channels") => Some((
+            "autoreply-channels",
+            true,
+            t(T::ChannelAutoRemoved).to_string(),
+        )),
         _ if q.contains_key("cancelled") => {
             Some(("jobs", true, t(T::JobCancelledFlash).to_string()))
         }
@@ -264,7 +310,7 @@ fn ical_holidays(bytes: &[u8]) -> Result<Vec<String>, String> {
 
 /// Save settings built from a section's form; on an error the page comes
 /// back with the form as typed and the reason next to it.
-async fn save(
+pub(super) async fn save(
     app: &AppState,
     s: &Session,
     section: &'static str,
@@ -295,7 +341,7 @@ async fn save(
 }
 
 /// The refusal for those who may not change the settings (none: go on).
-fn refused(app: &AppState, s: &Session) -> Option<Response> {
+pub(super) fn refused(app: &AppState, s: &Session) -> Option<Response> {
     Caller::Staff(s.user.clone())
         .check(crate::app::perm::Perm::ManageHours, None)
         .err()

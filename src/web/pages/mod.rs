@@ -22,6 +22,7 @@ use std::convert::Infallible;
 
 mod actions;
 mod auth;
+mod calendars;
 mod canned;
 mod conversation;
 mod events;
@@ -144,6 +145,22 @@ pub fn routes() -> Routes {
         .get("/admin/hours", Session, hours::page)
         .get("/admin/hours/preview", Session, hours::preview)
         .post("/admin/hours/calendar", Session, hours::save_calendar)
+        .post("/admin/hours/calendars", Session, calendars::save_calendar)
+        .post(
+            "/admin/hours/calendars/remove",
+            Session,
+            calendars::remove_calendar,
+        )
+        .post(
+            "/admin/hours/autoreply/channel",
+            Session,
+            calendars::save_channel_autoreply,
+        )
+        .post(
+            "/admin/hours/autoreply/channel/remove",
+            Session,
+            calendars::remove_channel_autoreply,
+        )
         .post("/admin/hours/autoreply", Session, hours::save_autoreply)
         .post("/admin/hours/followup", Session, hours::save_followup)
         .post("/admin/hours/reset", Session, hours::reset)
@@ -201,14 +218,16 @@ pub(super) fn error_page(app: &AppState, s: &Session, e: AppError) -> Response {
 }
 
 pub(super) fn ctx<'a>(app: &'a AppState, s: &'a Session, tz: &'a jiff::tz::TimeZone) -> Ctx<'a> {
+    let now = app.clock.now();
     Ctx {
         lang: s.lang,
         nonce: &s.nonce,
         user: Some(&s.user),
         csrf: &s.csrf,
         business: &app.config.business.name,
-        now: app.clock.now(),
+        now,
         tz,
         availability: s.availability,
+        hours: views::calendars::HoursBadge::of(&app.clock_state().default, now),
     }
 }

@@ -3,8 +3,9 @@
 //! satisfaction figures and the scheduled jobs.
 
 use super::Ctx;
+use super::calendars::{self, ExtraPage};
 use super::clock::{jobs_section, satisfaction_card};
-use crate::app::hours::{ClockSettings, JobView, Preview, Satisfaction};
+use crate::app::hours::{ClockSettings, ClockState, JobView, Preview, Satisfaction};
 use crate::clock::Calendar;
 use crate::config::{AutoReplyConfig, Dur, FollowupConfig, HoursConfig};
 use crate::domain::{Ts, UserId};
@@ -252,6 +253,10 @@ pub struct HoursPage<'a> {
     pub settings: &'a ClockSettings,
     /// The default calendar in force.
     pub calendar: &'a Calendar,
+    /// Every calendar in force (team and channel ones too).
+    pub clock: &'a ClockState,
+    /// Team and channel calendars, per-channel replies, the digest.
+    pub more: ExtraPage<'a>,
     pub manage: bool,
     pub cal: CalendarForm,
     pub auto: AutoReplyForm,
@@ -320,9 +325,11 @@ pub fn page(ctx: &Ctx, pg: &HoursPage) -> Markup {
                     (preview_form(ctx, pg.channels, &pg.preview))
                 }
             }
+            (calendars::calendars_section(ctx, pg, &pg.more))
             section id="autoreply" {
                 h2 { (ctx.t(T::AutoReplies)) }
                 (autoreply_form(ctx, pg, ro))
+                (calendars::channel_autoreply_section(ctx, pg, &pg.more))
             }
             section id="followup" {
                 h2 { (ctx.t(T::FollowUps)) }
@@ -335,6 +342,7 @@ pub fn page(ctx: &Ctx, pg: &HoursPage) -> Markup {
                     None => p class="muted" { "—" },
                 }
             }
+            (calendars::digest_section(ctx, &pg.more))
             section id="jobs" {
                 h2 { (ctx.t(T::ScheduledJobs)) }
                 (flash_for(pg, "jobs"))
@@ -350,6 +358,11 @@ pub fn page(ctx: &Ctx, pg: &HoursPage) -> Markup {
 /// The week as bars across 0–24 h (an SVG: no inline styles under the CSP),
 /// with "now" marked in the calendar's zone, then the holidays.
 pub fn week_chart(ctx: &Ctx, cal: &Calendar, now: Ts) -> Markup {
+    week_chart_titled(ctx, cal, now, "week-title")
+}
+
+/// [`week_chart`] with its own title id (several charts on one page).
+pub fn week_chart_titled(ctx: &Ctx, cal: &Calendar, now: Ts, title_id: &str) -> Markup {
     // 1 unit = 6 minutes; 240 units a day, after a 40-unit label column.
     const LEFT: u32 = 40;
     const ROW: u32 = 16;
@@ -365,8 +378,8 @@ pub fn week_chart(ctx: &Ctx, cal: &Calendar, now: Ts) -> Markup {
     html! {
         figure class="week" {
             svg class="week-chart" viewBox=(format!("0 0 {} {height}", LEFT + 244)) role="img"
-                aria-labelledby="week-title" preserveAspectRatio="xMinYMin meet" {
-                title id="week-title" { (ctx.t(T::WeekChart)) ": " (cal.describe_hours(ctx.lang.code())) }
+                aria-labelledby=(title_id) preserveAspectRatio="xMinYMin meet" {
+                title id=(title_id) { (ctx.t(T::WeekChart)) ": " (cal.describe_hours(ctx.lang.code())) }
                 @for h in [0u32, 6, 12, 18, 24] {
                     line class="tick" x1=(LEFT + h * 10) x2=(LEFT + h * 10) y1="0" y2=(ROW * 7) {}
                     text class="hour" x=(LEFT + h * 10) y=(ROW * 7 + 11) text-anchor="middle" { (h) }

@@ -1,5 +1,6 @@
 //! Pure maud views: data in, markup out. Every string comes from the catalog.
 
+pub mod calendars;
 pub mod canned;
 pub mod clock;
 pub mod conversation;
@@ -26,6 +27,9 @@ pub struct Ctx<'a> {
     /// The signed-in staff member's availability, for the top bar (None:
     /// not shown, e.g. auditors or fragments).
     pub availability: Option<Availability>,
+    /// The business hours now, for the top bar (None: always open, or not
+    /// shown).
+    pub hours: Option<calendars::HoursBadge>,
 }
 
 impl Ctx<'_> {
@@ -189,6 +193,7 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                     div id="search-drop" aria-live="polite" {}
                 }
             }
+            @if let (Some(_), Some(b)) = (ctx.user, ctx.hours) { (calendars::hours_badge(ctx, b)) }
             @if let (Some(u), Some(a)) = (ctx.user, ctx.availability) {
                 @if u.role != Role::Auditor { (availability_form(ctx, a)) }
             }
