@@ -228,6 +228,6 @@ pub(super) fn ctx<'a>(app: &'a AppState, s: &'a Session, tz: &'a jiff::tz::TimeZ
         now,
         tz,
         availability: s.availability,
-        hours: views::calendars::HoursBadge::of(&app.clock_state().default, now),
+        hours: views::hours_badge::HoursBadge::of(&app.clock_state().default, now),
     }
 }

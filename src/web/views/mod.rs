@@ -5,6 +5,7 @@ pub mod canned;
 pub mod clock;
 pub mod conversation;
 pub mod hours;
+pub mod hours_badge;
 pub mod inbox;
 pub mod login;
 pub mod survey;
@@ -29,7 +30,7 @@ pub struct Ctx<'a> {
     pub availability: Option<Availability>,
     /// The business hours now, for the top bar (None: always open, or not
     /// shown).
-    pub hours: Option<calendars::HoursBadge>,
+    pub hours: Option<hours_badge::HoursBadge>,
 }
 
 impl Ctx<'_> {
@@ -193,7 +194,7 @@ pub fn topbar(ctx: &Ctx) -> Markup {
                     div id="search-drop" aria-live="polite" {}
                 }
             }
-            @if let (Some(_), Some(b)) = (ctx.user, ctx.hours) { (calendars::hours_badge(ctx, b)) }
+            @if let (Some(_), Some(b)) = (ctx.user, ctx.hours) { (hours_badge::hours_badge(ctx, b)) }
             @if let (Some(u), Some(a)) = (ctx.user, ctx.availability) {
                 @if u.role != Role::Auditor { (availability_form(ctx, a)) }
             }
