@@ -53,14 +53,23 @@ pub fn badge_when(ctx: &Ctx, open: bool, at: Ts) -> String {
     } else {
         (T::OpensToday, T::OpensTomorrow, T::OpensOn)
     };
-    match days {
+    let es = ctx.lang == crate::web::i18n::Lang::Es;
+    let text = match days {
         ..=0 => format!("{} {time}", ctx.t(today)),
         1 => format!("{} {time}", ctx.t(tomorrow)),
         2..=6 => {
             let wd = z.weekday().to_monday_zero_offset() as usize;
             format!("{} {} {time}", ctx.t(on), ctx.t(WEEKDAY_KEYS[wd]))
         }
-        _ => format!("{} {} {time}", ctx.t(on), z.date()),
+        // A week or more away: the date, as people write it.
+        _ if es => format!("{} {} a las {time}", ctx.t(on), z.strftime("%-d/%-m")),
+        _ => format!("{} {} {time}", ctx.t(on), z.strftime("%b %-d")),
+    };
+    // "a la 1:00", "a las 2:00".
+    if es && z.hour() == 1 {
+        text.replacen("a las 1:", "a la 1:", 1)
+    } else {
+        text
     }
 }
 
@@ -72,5 +81,51 @@ pub fn hours_badge(ctx: &Ctx, b: HoursBadge) -> Markup {
             (ctx.t(if b.open { T::BadgeOpen } else { T::BadgeClosed }))
             @if let Some(at) = b.next { " · " (badge_when(ctx, b.open, at)) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::i18n::Lang;
+
+    fn when(lang: Lang, now: &str, at: &str) -> String {
+        let tz = jiff::tz::TimeZone::get("Europe/Madrid").unwrap();
+        let ts = |s: &str| {
+            let dt: jiff::civil::DateTime = s.parse().unwrap();
+            Ts::from_jiff(dt.to_zoned_datetime(tz.clone()).unwrap().timestamp())
+        };
+        let ctx = Ctx {
+            lang,
+            nonce: "",
+            user: None,
+            csrf: "",
+            business: "",
+            now: ts(now),
+            tz: &tz,
+            availability: None,
+            hours: None,
+        };
+        badge_when(&ctx, false, ts(at))
+    }
+
+    #[test]
+    fn spanish_says_a_la_una_and_far_openings_as_dates() {
+        assert_eq!(
+            when(Lang::Es, "2026-11-30T23:00", "2026-12-01T01:30"),
+            "abre mañana a la 1:30"
+        );
+        assert_eq!(
+            when(Lang::Es, "2026-11-30T23:00", "2026-12-01T09:00"),
+            "abre mañana a las 9:00"
+        );
+        assert_eq!(
+            when(Lang::Es, "2026-12-20T10:00", "2026-12-28T09:00"),
+            "abre el 28/12 a las 9:00"
+        );
+        assert_eq!(
+            when(Lang::En, "2026-12-20T10:00", "2026-12-28T09:00"),
+            "opens Dec 28 9:00"
+        );
     }
 }
