@@ -327,9 +327,10 @@ async fn a_faq_question_when_closed_gets_the_canned_answer_and_stays_open() {
     );
     assert_eq!(t.conv(c).await.status, Status::Open);
     // The admin's preview says the same for a message arriving now.
+    let faq = t.app.faq_answer_for("¿a qué hora abren?").await.unwrap();
     let p = t
         .app
-        .clock_preview(Some("api"), "es", t.clock.now(), "¿a qué hora abren?");
+        .clock_preview(Some("api"), "es", t.clock.now(), faq.as_deref());
     assert!(!p.open);
     let (reason, text) = p.reply.unwrap();
     assert_eq!(reason, "faq");
@@ -379,8 +380,8 @@ async fn a_follow_up_is_cancelled_by_a_customer_reply_then_sent_once_as_a_survey
     );
     assert!(t.events(c).await.iter().any(|e| matches!(
         e,
-        EventKind::JobCancelled { kind, reason, .. } if kind == "follow_up"
-            && (reason == "the customer wrote again" || reason == "the conversation reopened")
+        EventKind::JobCancelled { kind, reason, .. }
+            if kind == "follow_up" && reason == "the customer wrote again"
     )));
     t.clock.advance_ms(2 * 3_600_000);
     assert_eq!(t.run_due().await, 0, "nothing is due");
@@ -477,6 +478,11 @@ async fn a_snooze_wakes_on_time_or_early_when_the_customer_writes() {
     t.inbound("@ana", "¿Alguna novedad?").await;
     t.step().await;
     assert_eq!(t.conv(c).await.status, Status::Open);
+    assert!(t.events(c).await.iter().any(|e| matches!(
+        e,
+        EventKind::JobCancelled { kind, reason, .. }
+            if kind == "snooze_wake" && reason == "the customer wrote: back in the inbox early"
+    )));
     assert!(
         t.app
             .conversation_jobs(&t.admin, c)
@@ -586,8 +592,7 @@ async fn a_scheduled_reply_goes_out_at_its_time_and_can_be_cancelled() {
         .await;
     t.step().await;
     let monday = t.clock.now().plus_ms(24 * 3_600_000);
-    let job = t
-        .app
+    t.app
         .schedule_reply(
             &t.admin,
             c,
@@ -627,7 +632,6 @@ async fn a_scheduled_reply_goes_out_at_its_time_and_can_be_cancelled() {
             .unwrap()
             .is_empty()
     );
-    let _ = job;
 
     // After downtime a scheduled reply still goes out, and the supervisors
     // are told it was late.

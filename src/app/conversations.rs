@@ -943,3 +943,88 @@ pub(crate) fn queue_outbox(
     tx.put_outbox(&item)?;
     Ok(oid)
 }
+
+/// A new outgoing message on `conv`'s channel (not stored yet): queued for
+/// the outbox, or sent at once on the website chat (the widget fetches it).
+pub(crate) fn new_outgoing(
+    tx: &mut crate::store::Tx<'_>,
+    conv: &Conversation,
+    kind: ChannelKind,
+    text: String,
+    public: bool,
+    (author, author_name): (Author, String),
+) -> Message {
+    let now = tx.now();
+    Message {
+        id: MessageId(tx.next_id()),
+        conversation: conv.id,
+        direction: Direction::Out,
+        channel: conv.channel.clone(),
+        external_id: None,
+        text,
+        html: None,
+        attachments: vec![],
+        public,
+        author,
+        author_name,
+        sent_at: now,
+        received_at: now,
+        delivery: Some(if kind == ChannelKind::Webchat {
+            Delivery::Sent
+        } else {
+            Delivery::Queued
+        }),
+        delivery_detail: None,
+    }
+}
+
+/// The outbox row of a stored outgoing message, except on the website chat
+/// (nothing to send: the visitor's widget fetches it).
+pub(crate) fn queue_delivery(
+    tx: &mut crate::store::Tx<'_>,
+    message: &Message,
+    kind: ChannelKind,
+    parked: Option<String>,
+) -> Result<Option<OutboxId>, crate::store::StoreError> {
+    (kind != ChannelKind::Webchat)
+        .then(|| queue_outbox(tx, message, parked))
+        .transpose()
+}
+
+/// Send a message the business writes by itself (an acknowledgement, an
+/// out-of-hours answer, a survey): privately where the network can, queued
+/// like any reply. It is not a response: the customer still waits.
+pub(crate) fn send_automatic(
+    tx: &mut crate::store::Tx<'_>,
+    conv: ConversationId,
+    kind: ChannelKind,
+    text: String,
+    (business, parked, actor): (&str, Option<String>, Actor),
+) -> Result<Option<Message>, crate::store::StoreError> {
+    let Some(old) = tx.conversation(conv)? else {
+        return Ok(None);
+    };
+    let message = new_outgoing(
+        tx,
+        &old,
+        kind,
+        text,
+        !kind.has_private(),
+        (Author::System, business.to_string()),
+    );
+    let mut c = old.clone();
+    c.message_count += 1;
+    c.updated_at = message.sent_at;
+    tx.put_message(&message)?;
+    tx.put_conversation(Some(&old), &c)?;
+    let outbox = queue_delivery(tx, &message, kind, parked)?;
+    tx.append_event(
+        actor,
+        EventKind::ReplyQueued {
+            conversation: conv,
+            message: message.id,
+            outbox,
+        },
+    )?;
+    Ok(Some(message))
+}

@@ -6,7 +6,6 @@
 //! files happen outside the writer ([`App::prepare_mail`]); one writer
 //! command then stores a whole batch ([`App::store_mail_batch`]).
 
-use super::conversations::queue_outbox;
 use super::{App, AppError};
 use crate::channels::email::mime::{self, ParsedMail};
 use crate::config::EmailChannel;
@@ -467,7 +466,6 @@ fn store_one(
                     tx.put_cursor(&super::hours::noauto_key(outcome.message), &"1".to_string())?;
                 } else if outcome.new_conversation && ch.acknowledge && !clock_closed {
                     acknowledge(tx, ch, business, parked, &parsed, &sender, outcome)?;
-                    super::hours::note_auto_reply(tx, outcome.conversation)?;
                 } else if clock_closed {
                     // The clock's reply counts in the sender's window too.
                     let now = tx.now();
@@ -568,9 +566,6 @@ fn acknowledge(
     if no_auto_reply_reason(ch, parsed, last, now).is_some() {
         return Ok(());
     }
-    let Some(mut conv) = tx.conversation(outcome.conversation)? else {
-        return Ok(());
-    };
     let template = ch.acknowledge_text.clone().unwrap_or_else(|| {
         "Thank you for writing to {{business.name}}. We have received your message \
          (reference #{{conversation.id}}) and will answer as soon as we can."
@@ -578,38 +573,17 @@ fn acknowledge(
     });
     let text = template
         .replace("{{business.name}}", business)
-        .replace("{{conversation.id}}", &conv.id.to_string());
-    let message = Message {
-        id: MessageId(tx.next_id()),
-        conversation: conv.id,
-        direction: Direction::Out,
-        channel: ch.name.clone(),
-        external_id: None,
+        .replace("{{conversation.id}}", &outcome.conversation.to_string());
+    let sent = super::conversations::send_automatic(
+        tx,
+        outcome.conversation,
+        ChannelKind::Email,
         text,
-        html: None,
-        attachments: vec![],
-        public: false,
-        author: Author::System,
-        author_name: business.to_string(),
-        sent_at: now,
-        received_at: now,
-        delivery: Some(Delivery::Queued),
-        delivery_detail: None,
-    };
-    let old = conv.clone();
-    conv.message_count += 1;
-    conv.updated_at = now;
-    tx.put_message(&message)?;
-    tx.put_conversation(Some(&old), &conv)?;
-    let outbox = queue_outbox(tx, &message, parked.clone())?;
-    tx.set_last_auto_reply(&ch.name, sender, now)?;
-    tx.append_event(
-        Actor::Channel(ch.name.clone()),
-        EventKind::ReplyQueued {
-            conversation: conv.id,
-            message: message.id,
-            outbox: Some(outbox),
-        },
+        (business, parked.clone(), Actor::Channel(ch.name.clone())),
     )?;
+    if sent.is_some() {
+        tx.set_last_auto_reply(&ch.name, sender, now)?;
+        super::hours::note_auto_reply(tx, outcome.conversation)?;
+    }
     Ok(())
 }

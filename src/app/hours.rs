@@ -12,8 +12,8 @@ use super::{App, AppError, Caller, perm::Perm};
 use crate::clock::{Calendar, Delay};
 use crate::config::{AutoReplyConfig, FollowupConfig, HoursConfig};
 use crate::domain::{
-    Actor, Author, ChannelKind, Conversation, ConversationId, Delivery, Direction, EventKind,
-    Message, MessageId, Role, Status, Ts, UserId,
+    Actor, Author, ChannelKind, Conversation, ConversationId, Direction, Event, EventKind, Message,
+    MessageId, Role, Status, Ts, UserId,
 };
 use crate::scheduler::{Job, JobKind, Scheduler};
 use crate::store::{StoreError, Tx};
@@ -156,22 +156,29 @@ pub struct Hours {
     pub sweep: Arc<Notify>,
 }
 
-impl Hours {
-    pub fn new(config: &crate::config::Config) -> Hours {
+impl ClockState {
+    /// The config file's settings (validated when the config was loaded;
+    /// should building fail anyway, the business is open 24/7).
+    pub fn from_config(config: &crate::config::Config) -> ClockState {
         let settings = ClockSettings {
             hours: config.hours.clone(),
             autoreply: config.autoreply.clone(),
             followup: config.followup.clone(),
         };
-        // The config was validated at load; a failure here leaves 24/7.
-        let state = ClockState::build(settings.clone(), "config").unwrap_or_else(|_| ClockState {
+        ClockState::build(settings.clone(), "config").unwrap_or_else(|_| ClockState {
             settings,
             source: "config",
             default: Calendar::always_open(),
             teams: HashMap::new(),
             channels: HashMap::new(),
             followup: None,
-        });
+        })
+    }
+}
+
+impl Hours {
+    pub fn new(config: &crate::config::Config) -> Hours {
+        let state = ClockState::from_config(config);
         Hours {
             state: Arc::new(RwLock::new(Arc::new(state))),
             scheduler: std::sync::OnceLock::new(),
@@ -329,9 +336,10 @@ pub fn language_of(contact_lang: Option<&str>, text: &str) -> &'static str {
     if text.contains(['¿', '¡', 'ñ', 'Ñ']) {
         return "es";
     }
-    let detector =
-        whatlang::Detector::with_allowlist(vec![whatlang::Lang::Spa, whatlang::Lang::Eng]);
-    match detector.detect_lang(text) {
+    static DETECTOR: std::sync::LazyLock<whatlang::Detector> = std::sync::LazyLock::new(|| {
+        whatlang::Detector::with_allowlist(vec![whatlang::Lang::Spa, whatlang::Lang::Eng])
+    });
+    match DETECTOR.detect_lang(text) {
         Some(whatlang::Lang::Spa) => "es",
         _ => "en",
     }
@@ -594,7 +602,7 @@ impl App {
         let user = caller.user().map(|u| u.id);
         self.store
             .write(move |tx| {
-                tx.put_cursor(SETTINGS, &String::new())?;
+                tx.remove_cursor(SETTINGS)?;
                 tx.append_event(
                     user.map(Actor::User).unwrap_or(Actor::System),
                     EventKind::ClockSettingsChanged {
@@ -604,19 +612,37 @@ impl App {
                 Ok(())
             })
             .await?;
-        self.hours.set(Hours::new(&self.config).state_owned());
+        self.hours.set(ClockState::from_config(&self.config));
         Ok(())
     }
 
-    /// "A message arriving now would be answered: …".
-    pub fn clock_preview(&self, channel: Option<&str>, lang: &str, now: Ts, text: &str) -> Preview {
+    /// The automatic answer a message with `text` would get when closed.
+    pub async fn faq_answer_for(&self, text: &str) -> Result<Option<String>, AppError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        let text = text.to_string();
+        let business = self.config.business.name.clone();
+        Ok(self
+            .store
+            .read(move |r| {
+                let entries: Vec<FaqEntry> = get_json(r, FAQ)?;
+                faq_answer(&entries, &text, |id| r.canned(id), ("", &business, 0))
+            })
+            .await?)
+    }
+
+    /// "A message arriving now would be answered: …" (`faq`: what
+    /// [`faq_answer_for`](App::faq_answer_for) found for a sample message).
+    pub fn clock_preview(
+        &self,
+        channel: Option<&str>,
+        lang: &str,
+        now: Ts,
+        faq: Option<&str>,
+    ) -> Preview {
         let state = self.clock_state();
         let cal = state.calendar(channel.unwrap_or(""), None);
-        let faq = if text.trim().is_empty() {
-            None
-        } else {
-            self.faq_answer_blocking(text)
-        };
         let reply = auto_reply_text(
             &state,
             cal,
@@ -626,7 +652,7 @@ impl App {
             ConversationId(0),
             &self.config.business.name,
             None,
-            faq.as_deref(),
+            faq,
         );
         Preview {
             open: cal.is_open(now),
@@ -635,24 +661,6 @@ impl App {
             hours_es: cal.describe_hours("es"),
             hours_en: cal.describe_hours("en"),
         }
-    }
-
-    fn faq_answer_blocking(&self, text: &str) -> Option<String> {
-        let text = text.to_string();
-        let business = self.config.business.name.clone();
-        self.store
-            .read_blocking(move |r| {
-                let entries: Vec<FaqEntry> = get_json(r, FAQ)?;
-                let Some(e) = faq_match(&entries, &text) else {
-                    return Ok(None);
-                };
-                let Some(c) = r.canned(e.canned)?.filter(|c| c.owner.is_none()) else {
-                    return Ok(None);
-                };
-                Ok(render_faq(&c.body, "", &business, 0))
-            })
-            .ok()
-            .flatten()
     }
 
     /// The auto-answer phrases per canned response.
@@ -826,7 +834,7 @@ impl App {
                 let mut jobs = false;
                 let mut replies = false;
                 for e in &events {
-                    let (j, r) = react(tx, &ctx, &e.kind)?;
+                    let (j, r) = react(tx, &ctx, e)?;
                     jobs |= j;
                     replies |= r;
                 }
@@ -1049,15 +1057,11 @@ impl App {
         caller: &Caller,
         id: ConversationId,
     ) -> Result<Vec<JobView>, AppError> {
-        let conv = self
-            .store
-            .read(move |r| r.conversation(id))
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
-        caller.check(Perm::ViewConversation, Some(&conv))?;
-        let jobs = self
+        // One snapshot: the conversation (for the check) and its jobs.
+        let (conv, jobs) = self
             .store
             .read(move |r| {
+                let conv = r.conversation(id)?;
                 let mut out = Vec::new();
                 for key in [followup_job_key(id), snooze_job_key(id)] {
                     if let Some(j) = r.job_by_key(&key)? {
@@ -1070,9 +1074,11 @@ impl App {
                         out.push(j);
                     }
                 }
-                Ok(out)
+                Ok((conv, out))
             })
             .await?;
+        let conv = conv.ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
+        caller.check(Perm::ViewConversation, Some(&conv))?;
         let mut v: Vec<JobView> = jobs.iter().map(JobView::of).collect();
         v.sort_by_key(|j| (j.due, j.id));
         Ok(v)
@@ -1254,36 +1260,22 @@ impl App {
         caller: &Caller,
         id: ConversationId,
     ) -> Result<Option<SurveyRecord>, AppError> {
-        let conv = self
-            .store
-            .read(move |r| r.conversation(id))
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
-        caller.check(Perm::ViewConversation, Some(&conv))?;
-        Ok(self
+        let (conv, survey) = self
             .store
             .read(move |r| {
+                let conv = r.conversation(id)?;
                 let Some(hash) = r.cursor::<String>(&survey_conv_key(id))? else {
-                    return Ok(None);
+                    return Ok((conv, None));
                 };
-                Ok(r.cursor::<String>(&survey_key(&hash))?
-                    .and_then(|s| serde_json::from_str(&s).ok()))
+                let survey = r
+                    .cursor::<String>(&survey_key(&hash))?
+                    .and_then(|s| serde_json::from_str(&s).ok());
+                Ok((conv, survey))
             })
-            .await?)
-    }
-}
-
-impl Hours {
-    fn state_owned(&self) -> ClockState {
-        let s = self.state();
-        ClockState::build(s.settings.clone(), s.source).unwrap_or_else(|_| ClockState {
-            settings: s.settings.clone(),
-            source: s.source,
-            default: Calendar::always_open(),
-            teams: HashMap::new(),
-            channels: HashMap::new(),
-            followup: None,
-        })
+            .await?;
+        let conv = conv.ok_or_else(|| AppError::NotFound(format!("no conversation {id}")))?;
+        caller.check(Perm::ViewConversation, Some(&conv))?;
+        Ok(survey)
     }
 }
 
@@ -1335,6 +1327,22 @@ fn hash_token(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
+/// The automatic answer for `text`, if a phrase matches a shared canned
+/// response (one made personal after it was marked no longer answers).
+fn faq_answer(
+    entries: &[FaqEntry],
+    text: &str,
+    canned: impl FnOnce(u64) -> Result<Option<crate::domain::CannedResponse>, StoreError>,
+    (contact, business, conv): (&str, &str, u64),
+) -> Result<Option<String>, StoreError> {
+    let Some(e) = faq_match(entries, text) else {
+        return Ok(None);
+    };
+    Ok(canned(e.canned)?
+        .filter(|c| c.owner.is_none())
+        .and_then(|c| render_faq(&c.body, contact, business, conv)))
+}
+
 fn render_faq(body: &str, contact: &str, business: &str, conv: u64) -> Option<String> {
     let vars = super::canned::Vars {
         contact_name: contact.to_string(),
@@ -1377,8 +1385,8 @@ fn cancel_key(tx: &mut Tx<'_>, key: &str, reason: &str) -> Result<bool, StoreErr
 }
 
 /// The follower's reaction to one event: (stored jobs, queued replies).
-fn react(tx: &mut Tx<'_>, ctx: &Ctx, kind: &EventKind) -> Result<(bool, bool), StoreError> {
-    match kind {
+fn react(tx: &mut Tx<'_>, ctx: &Ctx, e: &Event) -> Result<(bool, bool), StoreError> {
+    match &e.kind {
         EventKind::MessageReceived {
             conversation,
             message,
@@ -1389,36 +1397,12 @@ fn react(tx: &mut Tx<'_>, ctx: &Ctx, kind: &EventKind) -> Result<(bool, bool), S
             if m.direction != Direction::In {
                 return Ok((false, false));
             }
-            let mut jobs = cancel_key(
-                tx,
-                &followup_job_key(*conversation),
-                "the customer wrote again",
-            )?;
-            jobs |= cancel_key(
-                tx,
-                &snooze_job_key(*conversation),
-                "the customer wrote: back in the inbox early",
-            )?;
+            // Ingest reopened it if it was resolved, snoozed or pending (the
+            // status change cancels the follow-up or the wake-up).
             let Some(conv) = tx.conversation(*conversation)? else {
-                return Ok((jobs, false));
+                return Ok((false, false));
             };
-            if conv.status == Status::Pending {
-                let old = conv.clone();
-                let mut c = conv.clone();
-                c.status = Status::Open;
-                c.updated_at = tx.now();
-                tx.put_conversation(Some(&old), &c)?;
-                tx.append_event(
-                    Actor::System,
-                    EventKind::StatusChanged {
-                        conversation: c.id,
-                        from: Status::Pending,
-                        to: Status::Open,
-                    },
-                )?;
-            }
-            let replied = auto_reply(tx, ctx, &conv, &m)?;
-            Ok((jobs, replied))
+            Ok((false, auto_reply(tx, ctx, &conv, &m)?))
         }
         EventKind::StatusChanged {
             conversation,
@@ -1429,11 +1413,23 @@ fn react(tx: &mut Tx<'_>, ctx: &Ctx, kind: &EventKind) -> Result<(bool, bool), S
             let Some(conv) = tx.conversation(*conversation)? else {
                 return Ok((false, false));
             };
+            // Ingest (a channel) changes a status only because the customer wrote.
+            let customer = matches!(e.actor, Actor::Channel(_));
             if *from == Status::Resolved && *to != Status::Resolved {
-                jobs |= cancel_key(tx, &followup_job_key(conv.id), "the conversation reopened")?;
+                let why = if customer {
+                    "the customer wrote again"
+                } else {
+                    "the conversation reopened"
+                };
+                jobs |= cancel_key(tx, &followup_job_key(conv.id), why)?;
             }
             if *from == Status::Snoozed && *to != Status::Snoozed {
-                jobs |= cancel_key(tx, &snooze_job_key(conv.id), "no longer snoozed")?;
+                let why = if customer {
+                    "the customer wrote: back in the inbox early"
+                } else {
+                    "no longer snoozed"
+                };
+                jobs |= cancel_key(tx, &snooze_job_key(conv.id), why)?;
             }
             if *from == Status::Pending && *to != Status::Pending {
                 resume_sla(tx, ctx, &conv)?;
@@ -1567,49 +1563,13 @@ fn send_automatic(
     let Some(kind) = ctx.kind(&conv.channel) else {
         return Ok(None);
     };
-    let Some(old) = tx.conversation(conv.id)? else {
-        return Ok(None);
-    };
-    let now = tx.now();
-    let message = Message {
-        id: MessageId(tx.next_id()),
-        conversation: conv.id,
-        direction: Direction::Out,
-        channel: conv.channel.clone(),
-        external_id: None,
+    super::conversations::send_automatic(
+        tx,
+        conv.id,
+        kind,
         text,
-        html: None,
-        attachments: vec![],
-        // Privately when the network can.
-        public: !kind.has_private(),
-        author: Author::System,
-        author_name: ctx.business.clone(),
-        sent_at: now,
-        received_at: now,
-        delivery: Some(if kind == ChannelKind::Webchat {
-            Delivery::Sent
-        } else {
-            Delivery::Queued
-        }),
-        delivery_detail: None,
-    };
-    let mut c = old.clone();
-    c.message_count += 1;
-    c.updated_at = now;
-    tx.put_message(&message)?;
-    tx.put_conversation(Some(&old), &c)?;
-    let outbox = (kind != ChannelKind::Webchat)
-        .then(|| super::conversations::queue_outbox(tx, &message, ctx.parked(&conv.channel)))
-        .transpose()?;
-    tx.append_event(
-        Actor::System,
-        EventKind::ReplyQueued {
-            conversation: conv.id,
-            message: message.id,
-            outbox,
-        },
-    )?;
-    Ok(Some(message))
+        (&ctx.business, ctx.parked(&conv.channel), Actor::System),
+    )
 }
 
 fn auto_reply(
@@ -1657,20 +1617,13 @@ fn auto_reply(
         None
     } else {
         let entries: Vec<FaqEntry> = get_json(tx, FAQ)?;
-        match faq_match(&entries, &m.text) {
-            // Only shared responses answer by themselves (one made personal
-            // after it was marked no longer does).
-            Some(e) => match tx.canned(e.canned)?.filter(|c| c.owner.is_none()) {
-                Some(c) => render_faq(
-                    &c.body,
-                    contact.as_ref().map(|c| c.name.as_str()).unwrap_or(""),
-                    &ctx.business,
-                    conv.id.0,
-                ),
-                None => None,
-            },
-            None => None,
-        }
+        let name = contact.as_ref().map(|c| c.name.as_str()).unwrap_or("");
+        faq_answer(
+            &entries,
+            &m.text,
+            |id| tx.canned(id),
+            (name, &ctx.business, conv.id.0),
+        )?
     };
     let rec: TriageRecord = get_json(tx, &record_key(conv.id))?;
     let expected = rec
@@ -1765,36 +1718,25 @@ fn run_job(tx: &mut Tx<'_>, ctx: &Ctx, job: &Job, hours: &Hours) -> Result<(), S
                 )?;
                 return Ok(());
             };
-            let now = tx.now();
-            let message = Message {
-                id: MessageId(tx.next_id()),
-                conversation: old.id,
-                direction: Direction::Out,
-                channel: old.channel.clone(),
-                external_id: None,
-                text: text.clone(),
-                html: None,
-                attachments: vec![],
-                public: *public,
-                author: Author::User(user.id),
-                author_name: user.name.clone(),
-                sent_at: now,
-                received_at: now,
-                delivery: Some(if kind == ChannelKind::Webchat {
-                    Delivery::Sent
-                } else {
-                    Delivery::Queued
-                }),
-                delivery_detail: None,
-            };
+            let message = super::conversations::new_outgoing(
+                tx,
+                &old,
+                kind,
+                text.clone(),
+                *public,
+                (Author::User(user.id), user.name.clone()),
+            );
             super::conversations::record_outgoing(tx, &old, &message)?;
             // Sent late (after downtime): the supervisors hear of it.
             if tx.now().0 - job.due.0 > ctx.late_after_ms {
                 notify_supervisors(tx, old.id, message.id)?;
             }
-            let outbox = (kind != ChannelKind::Webchat)
-                .then(|| super::conversations::queue_outbox(tx, &message, ctx.parked(&old.channel)))
-                .transpose()?;
+            let outbox = super::conversations::queue_delivery(
+                tx,
+                &message,
+                kind,
+                ctx.parked(&old.channel),
+            )?;
             tx.append_event(
                 Actor::User(user.id),
                 EventKind::ReplyQueued {

@@ -276,17 +276,24 @@ pub fn apply(
             (None, c, true)
         }
     };
+    // The customer wrote: a resolved or snoozed conversation reopens, and
+    // one pending on the customer is theirs to answer again (open).
     if let Some(old) = &old
-        && (old.status == Status::Resolved || old.status == Status::Snoozed)
+        && matches!(
+            old.status,
+            Status::Resolved | Status::Snoozed | Status::Pending
+        )
     {
         conv.status = Status::Open;
         conv.snoozed_until = None;
-        tx.append_event(
-            actor.clone(),
-            EventKind::ConversationReopened {
-                conversation: conv.id,
-            },
-        )?;
+        if old.status != Status::Pending {
+            tx.append_event(
+                actor.clone(),
+                EventKind::ConversationReopened {
+                    conversation: conv.id,
+                },
+            )?;
+        }
         tx.append_event(
             actor.clone(),
             EventKind::StatusChanged {

@@ -748,9 +748,13 @@ impl Tx<'_> {
         put(&mut self.outbox, item.id.0, item)
     }
 
-    /// Rebuild every sort key from the conversations (migration).
     pub fn put_cursor<T: Serialize>(&mut self, key: &str, v: &T) -> R<()> {
         self.cursors.insert(key, encode(v).as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove_cursor(&mut self, key: &str) -> R<()> {
+        self.cursors.remove(key)?;
         Ok(())
     }
 

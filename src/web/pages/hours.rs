@@ -62,20 +62,13 @@ fn zones() -> &'static [String] {
     })
 }
 
-/// The preview's answer (the FAQ lookup reads the store: off the runtime).
+/// The preview's answer.
 pub(in crate::web) async fn preview_of(app: &AppState, ask: PreviewAsk) -> hv::PreviewShown {
     let now = app.clock.now();
-    let a = ask.clone();
-    let app2 = app.clone();
-    let preview = tokio::task::spawn_blocking(move || {
-        let ch = (!a.channel.is_empty()).then_some(a.channel.as_str());
-        app2.clock_preview(ch, &a.lang, now, &a.text)
-    })
-    .await
-    .unwrap_or_else(|_| {
-        let ch = (!ask.channel.is_empty()).then_some(ask.channel.as_str());
-        app.clock_preview(ch, &ask.lang, now, "")
-    });
+    let ch = (!ask.channel.is_empty()).then_some(ask.channel.as_str());
+    // Without the store (unavailable), the preview lacks only the FAQ answer.
+    let faq = app.faq_answer_for(&ask.text).await.unwrap_or(None);
+    let preview = app.clock_preview(ch, &ask.lang, now, faq.as_deref());
     let state = app.clock_state();
     let next_text = preview.next_opening.map(|t| {
         state
